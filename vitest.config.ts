@@ -1,0 +1,24 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run against the TypeScript sources, so a stale dist/ never hides a change.
+    alias: [
+      { find: /^@sessionlens\/shared$/, replacement: src("./packages/shared/src/index.ts") },
+      { find: /^@sessionlens\/shared\/codec$/, replacement: src("./packages/shared/src/codec.ts") },
+      { find: /^@sessionlens\/agent$/, replacement: src("./packages/agent/src/index.ts") },
+      { find: /^@sessionlens\/collector$/, replacement: src("./packages/collector/src/index.ts") },
+      { find: /^@sessionlens\/collector\/client$/, replacement: src("./packages/collector/src/client.ts") },
+    ],
+  },
+  test: {
+    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "bench/test/**/*.test.ts"],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Two cores here: keep heavy suites (browsers, load) from starving each other.
+    maxWorkers: 2,
+  },
+});
