@@ -18,14 +18,14 @@ export const LIMITS = {
   /** User agents longer than this are truncated (SPEC: at most 512 characters kept). */
   userAgentChars: 512,
   /** User agents longer than this are rejected outright rather than truncated. */
-  userAgentMaxInputChars: 2048,
+  userAgentMaxInputChars: 1024,
   pageIdMinChars: 8,
   pageIdMaxChars: 64,
   projectMaxChars: 128,
   /** Page paths longer than this are truncated. */
   pathChars: 1024,
-  pathMaxInputChars: 4096,
-  tokenMaxChars: 8192,
+  pathMaxInputChars: 2048,
+  tokenMaxChars: 4096,
   resumeMaxChars: 512,
   /** Open pages per session; a hello beyond it is refused with `too_many_pages`. */
   pagesPerSession: 100,
@@ -33,6 +33,11 @@ export const LIMITS = {
   messageChars: 256,
   /** App message types (collector -> agent). */
   appMessageTypeChars: 128,
+  /**
+   * Largest agent frame a collector accepts (its WebSocket maxPayload): a hello
+   * at every cap above fits; a heartbeat is under 64 bytes.
+   */
+  maxAgentFrameBytes: 8192,
 } as const;
 
 /** Page ids: nanoid's URL-safe alphabet. */
