@@ -1,0 +1,250 @@
+import { resolve } from "node:path";
+import type { SessionInfo } from "@sessionlens/shared";
+import { pino } from "pino";
+import { DEFAULTS, parseDuration, type CollectorOptions } from "../options.js";
+import { createCollector } from "../server.js";
+import { describeFlags, listFlag, parseCommand, stringFlag, UsageError, type FlagSpecs } from "./args.js";
+import { callCollector, CliHttpError, describeFailure } from "./http.js";
+import { defaultIo, EXIT_ERROR, EXIT_OK, EXIT_USAGE, type CliIo } from "./io.js";
+import { formatTable } from "./table.js";
+
+const DEFAULT_URL = `http://${DEFAULTS.host}:${DEFAULTS.port}`;
+
+const SERVE_FLAGS: FlagSpecs = {
+  host: { type: "string", help: "interface to listen on", placeholder: "HOST", default: DEFAULTS.host },
+  port: { type: "string", help: "port to listen on (0 picks one)", placeholder: "PORT", default: String(DEFAULTS.port) },
+  store: { type: "string", help: "where sessions live: memory (redis is not in this release)", placeholder: "memory|redis", default: "memory" },
+  "redis-url": { type: "string", help: "Redis address for --store redis", placeholder: "URL" },
+  "identity-secret": { type: "string", help: "HS256 secret shared with the gateway to verify identity tokens", placeholder: "S" },
+  "api-token": { type: "string", help: "require Authorization: Bearer <T> on every /api/ call", placeholder: "T" },
+  "allowed-origins": { type: "string", help: "origins allowed to connect agents, comma-separated (default: any)", placeholder: "a,b" },
+  "trust-proxy": { type: "string", help: "proxies trusted for X-Forwarded-For, comma-separated CIDRs or loopback", placeholder: "CIDRs" },
+  "session-timeout": { type: "string", help: "a session with no pages ends after", placeholder: "DURATION", default: "60s" },
+  "page-grace": { type: "string", help: "a dropped page leaves after", placeholder: "DURATION", default: "15s" },
+  secret: { type: "string", help: "signs resume credentials (share it across a cluster; default: kept in --data-dir)", placeholder: "S" },
+  "data-dir": { type: "string", help: "where the secret and the session snapshot live", placeholder: "DIR", default: DEFAULTS.dataDir },
+  "log-level": { type: "string", help: "fatal, error, warn, info, debug or silent", placeholder: "LEVEL", default: "info" },
+};
+
+const CLIENT_FLAGS: FlagSpecs = {
+  url: { type: "string", help: "the collector's address", placeholder: "URL", default: DEFAULT_URL },
+  token: { type: "string", help: "the collector's API token (falls back to SESSIONLENS_API_TOKEN)", placeholder: "T" },
+};
+
+const SESSIONS_FLAGS: FlagSpecs = {
+  username: { type: "string", help: "username filter (exact, * matches any run)", placeholder: "U" },
+  project: { type: "string", help: "project filter (exact, * matches any run)", placeholder: "P" },
+  json: { type: "boolean", help: "print the HTTP answer's JSON array" },
+  ...CLIENT_FLAGS,
+};
+
+const CLOSE_FLAGS: FlagSpecs = {
+  message: { type: "string", help: "shown to the closed session's pages", placeholder: "M" },
+  ...CLIENT_FLAGS,
+};
+
+const USAGE = `Usage:
+  sessionlens serve    [flags]             run the collector
+  sessionlens sessions [flags]             list sessions (like getSessionInfo)
+  sessionlens close    <sessionId> [flags] close a session
+  sessionlens <command> --help             flags of a command
+
+Exit status: 0 success, 1 error, 2 bad usage.
+`;
+
+/** Runs the `sessionlens` command; resolves with the exit code. */
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "serve":
+        return await serve(rest, io);
+      case "sessions":
+        return await sessions(rest, io);
+      case "close":
+        return await close(rest, io);
+      case "help":
+      case "--help":
+      case "-h":
+        io.stdout.write(USAGE);
+        return EXIT_OK;
+      case "--version":
+      case "-v":
+        io.stdout.write("sessionlens 0.1.0\n");
+        return EXIT_OK;
+      case undefined:
+        io.stderr.write(`sessionlens: a command is required\n\n${USAGE}`);
+        return EXIT_USAGE;
+      default:
+        io.stderr.write(`sessionlens: unknown command "${command}"\n\n${USAGE}`);
+        return EXIT_USAGE;
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`sessionlens ${command}: ${error.message}\nRun "sessionlens ${command} --help" for its flags.\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof CliHttpError) {
+      io.stderr.write(`sessionlens ${command}: ${error.message}\n`);
+      return EXIT_ERROR;
+    }
+    io.stderr.write(`sessionlens ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_ERROR;
+  }
+}
+
+function help(io: CliIo, synopsis: string, specs: FlagSpecs): number {
+  io.stdout.write(`Usage: ${synopsis}\n\nFlags (each also read from the environment variable in brackets):\n${describeFlags(specs)}\n`);
+  return EXIT_OK;
+}
+
+async function serve(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommand(argv, SERVE_FLAGS, io.env, 0);
+  if (values["help"]) return help(io, "sessionlens serve [flags]", SERVE_FLAGS);
+
+  const store = stringFlag(values, "store") ?? "memory";
+  if (store === "redis") {
+    throw new UsageError("--store redis is not available in this release; use --store memory (the default, durable in --data-dir)");
+  }
+  if (store !== "memory") throw new UsageError(`--store must be memory or redis, not "${store}"`);
+  if (stringFlag(values, "redis-url") !== undefined) throw new UsageError("--redis-url needs --store redis, which is not available in this release");
+  const portText = stringFlag(values, "port")!;
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535) throw new UsageError(`--port must be 0 to 65535, not "${portText}"`);
+  const level = stringFlag(values, "log-level")!;
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(level)) {
+    throw new UsageError(`--log-level must be fatal, error, warn, info, debug or silent, not "${level}"`);
+  }
+  const options: CollectorOptions = {
+    host: stringFlag(values, "host"),
+    port,
+    dataDir: resolve(io.cwd ?? process.cwd(), stringFlag(values, "data-dir")!),
+    secret: stringFlag(values, "secret"),
+    identitySecret: stringFlag(values, "identity-secret"),
+    apiToken: stringFlag(values, "api-token"),
+    allowedOrigins: listFlag(values, "allowed-origins"),
+    trustProxy: listFlag(values, "trust-proxy"),
+    sessionTimeoutMs: duration(values, "session-timeout"),
+    pageGraceMs: duration(values, "page-grace"),
+    // Structured JSON lines on stdout; secrets are never logged.
+    logger: pino({ name: "sessionlens", level, redact: ["req.headers.authorization", "apiToken", "secret", "identitySecret"] }, {
+      write: (line: string) => io.stdout.write(line),
+    }),
+  };
+  if (options.allowedOrigins!.length > 0) {
+    for (const origin of options.allowedOrigins!) {
+      if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]+$/i.test(origin.replace(/\/$/, ""))) {
+        throw new UsageError(`--allowed-origins: "${origin}" is not an origin like https://app.example.com`);
+      }
+    }
+  }
+  const collector = createCollector(options);
+  try {
+    await collector.listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "EADDRINUSE" ? `port ${port} on ${options.host} is already in use` : error instanceof Error ? error.message : String(error);
+    io.stderr.write(`sessionlens serve: cannot start: ${why}\n`);
+    return EXIT_ERROR;
+  }
+
+  await new Promise<void>((resolveStop) => {
+    const stop = (): void => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolveStop();
+    };
+    let signals = 0;
+    const onSignal = (): void => {
+      // A second signal means "now": skip the graceful part.
+      if (++signals > 1) process.exit(EXIT_ERROR);
+      stop();
+    };
+    if (io.signal) {
+      if (io.signal.aborted) stop();
+      else io.signal.addEventListener("abort", stop, { once: true });
+    } else {
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+    }
+  });
+  options.logger!.info("shutting down: agents are told to reconnect, the final snapshot is written");
+  await collector.close();
+  options.logger!.info("stopped");
+  return EXIT_OK;
+}
+
+async function sessions(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommand(argv, SESSIONS_FLAGS, io.env, 0);
+  if (values["help"]) return help(io, "sessionlens sessions [--username U] [--project P] [--json] [--url URL] [--token T]", SESSIONS_FLAGS);
+  const params = new URLSearchParams();
+  const username = stringFlag(values, "username");
+  const project = stringFlag(values, "project");
+  if (username) params.set("usernameFilter", username);
+  if (project) params.set("projectFilter", project);
+  const query = params.toString();
+  const response = await callCollector(
+    stringFlag(values, "url")!,
+    token(values, io),
+    "GET",
+    `/api/v1/sessions${query === "" ? "" : `?${query}`}`,
+  );
+  if (!response.ok) {
+    io.stderr.write(`sessionlens sessions: ${await describeFailure(response)}\n`);
+    return EXIT_ERROR;
+  }
+  const text = await response.text();
+  if (values["json"]) {
+    io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+    return EXIT_OK;
+  }
+  let list: SessionInfo[];
+  try {
+    list = JSON.parse(text) as SessionInfo[];
+  } catch {
+    io.stderr.write("sessionlens sessions: the collector's answer is not JSON\n");
+    return EXIT_ERROR;
+  }
+  io.stdout.write(formatTable(list));
+  return EXIT_OK;
+}
+
+async function close(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(argv, CLOSE_FLAGS, io.env, 1);
+  if (values["help"]) return help(io, "sessionlens close <sessionId> [--message M] [--url URL] [--token T]", CLOSE_FLAGS);
+  const id = positionals[0];
+  if (id === undefined || id === "") throw new UsageError("the session id is required: sessionlens close <sessionId>");
+  const message = stringFlag(values, "message");
+  const response = await callCollector(
+    stringFlag(values, "url")!,
+    token(values, io),
+    "DELETE",
+    `/api/v1/sessions/${encodeURIComponent(id)}`,
+    message === undefined ? undefined : { message },
+  );
+  if (response.status === 404) {
+    await response.body?.cancel();
+    io.stderr.write(`sessionlens close: no session ${id}\n`);
+    return EXIT_ERROR;
+  }
+  if (!response.ok) {
+    io.stderr.write(`sessionlens close: ${await describeFailure(response)}\n`);
+    return EXIT_ERROR;
+  }
+  await response.body?.cancel();
+  io.stdout.write(`closed session ${id}\n`);
+  return EXIT_OK;
+}
+
+function token(values: Record<string, string | boolean | undefined>, io: CliIo): string | undefined {
+  return stringFlag(values, "token") ?? (io.env["SESSIONLENS_API_TOKEN"] || undefined);
+}
+
+function duration(values: Record<string, string | boolean | undefined>, name: string): number {
+  const text = stringFlag(values, name)!;
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`--${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,164 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { SessionModel } from "../sessions/model.js";
+import type { TransportStats } from "../transport/agents.js";
+
+export interface MetricsSources {
+  model: SessionModel;
+  transport: { stats: TransportStats; connections: { size: number } };
+  events: { subscribers: { size: number }; dropped: number };
+  maxProjectLabels: number;
+}
+
+/**
+ * Prometheus metrics in a registry of this collector's own (two collectors in one process never
+ * share series). Hot paths only bump plain numbers; they are read at scrape time.
+ */
+export function createMetrics(sources: MetricsSources): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const { model, transport, events } = sources;
+  const projectLabels = new ProjectLabels(sources.maxProjectLabels);
+
+  new Gauge({
+    name: "sessionlens_sessions",
+    help: "Sessions by scope and project (projects beyond the label cap are folded into \"other\").",
+    labelNames: ["scope", "project"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, value] of countBy(model, projectLabels, false)) this.set(labelsOf(key), value);
+    },
+  });
+  new Gauge({
+    name: "sessionlens_pages",
+    help: "Open pages by scope and project.",
+    labelNames: ["scope", "project"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, value] of countBy(model, projectLabels, true)) this.set(labelsOf(key), value);
+    },
+  });
+  new Counter({
+    name: "sessionlens_messages_received_total",
+    help: "Agent frames received and applied, by type.",
+    labelNames: ["type"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [type, value] of Object.entries(model.stats.frames)) this.inc({ type }, value);
+    },
+  });
+  new Counter({
+    name: "sessionlens_reported_bytes_total",
+    help: "Bytes sent to the gateway as reported by agents (every increase of a session's totalBytesSent).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(model.stats.bytesReported);
+    },
+  });
+  new Counter({
+    name: "sessionlens_sessions_started_total",
+    help: "Sessions started (resumes not counted).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(model.stats.sessionsStarted);
+    },
+  });
+  new Counter({
+    name: "sessionlens_sessions_ended_total",
+    help: "Sessions ended, by reason (timeout, closed, ended).",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, value] of Object.entries(model.stats.sessionsEnded)) this.inc({ reason }, value);
+    },
+  });
+  new Counter({
+    name: "sessionlens_connections_opened_total",
+    help: "Agent WebSocket connections opened.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(transport.stats.connectionsOpened);
+    },
+  });
+  new Counter({
+    name: "sessionlens_connections_closed_total",
+    help: "Agent WebSocket connections closed, by close code.",
+    labelNames: ["code"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, value] of transport.stats.connectionsClosed) this.inc({ code: String(code) }, value);
+    },
+  });
+  new Gauge({
+    name: "sessionlens_connections_open",
+    help: "Agent WebSocket connections open now.",
+    registers: [registry],
+    collect() {
+      this.set(transport.connections.size);
+    },
+  });
+  new Counter({
+    name: "sessionlens_messages_rejected_total",
+    help: "Frames and connections refused, by reason (the protocol's error codes, plus missed_pong and bad_frame).",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, value] of transport.stats.rejected) this.inc({ reason }, value);
+    },
+  });
+  new Gauge({
+    name: "sessionlens_sse_subscribers",
+    help: "Event-stream (GET /api/v1/events) subscribers connected now.",
+    registers: [registry],
+    collect() {
+      this.set(events.subscribers.size);
+    },
+  });
+  new Counter({
+    name: "sessionlens_sse_dropped_total",
+    help: "Event-stream subscribers dropped for not reading fast enough.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(events.dropped);
+    },
+  });
+  return registry;
+}
+
+/** A stable set of project label values: the first `max` projects seen, the rest "other". */
+class ProjectLabels {
+  readonly #known = new Set<string>();
+  constructor(readonly max: number) {}
+
+  label(project: string): string {
+    if (this.#known.has(project)) return project;
+    if (this.#known.size < this.max) {
+      this.#known.add(project);
+      return project;
+    }
+    return "other";
+  }
+}
+
+function countBy(model: SessionModel, projects: ProjectLabels, pages: boolean): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const session of model.sessions.values()) {
+    const key = `${session.scope}\u0000${projects.label(session.project)}`;
+    counts.set(key, (counts.get(key) ?? 0) + (pages ? session.pages.size : 1));
+  }
+  return counts;
+}
+
+function labelsOf(key: string): { scope: string; project: string } {
+  const [scope, project] = key.split("\u0000") as [string, string];
+  return { scope, project };
+}

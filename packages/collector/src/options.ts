@@ -1,0 +1,170 @@
+import type { Logger } from "pino";
+import type { SessionStore } from "./store/types.js";
+
+/** A source of wall-clock time in milliseconds; injected so tests can fake time. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Options of `createCollector`. Every one is optional; the defaults are listed. */
+export interface CollectorOptions {
+  /** Interface to listen on. Default `"127.0.0.1"`. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. Default `8787`. */
+  port?: number;
+  /**
+   * Where sessions are kept. Default: the embedded in-memory store, made durable in `dataDir`.
+   * Pass any `SessionStore` to use another backend.
+   */
+  store?: SessionStore;
+  /**
+   * Folder for the resume secret and the store snapshot. `null` keeps nothing on disk (a restart
+   * then forgets every session and the resume secret). Default `".sessionlens"` (relative to the
+   * working directory).
+   */
+  dataDir?: string | null;
+  /** Secret that signs resume credentials (nodes of a cluster share it). Default: created once in `dataDir`. */
+  secret?: string;
+  /** HS256 secret shared with the gateway to verify identity tokens. Default: none (no token verifies). */
+  identitySecret?: string;
+  /** When set, every `/api/` call needs `Authorization: Bearer <apiToken>`. Default: none. */
+  apiToken?: string;
+  /** Origins allowed to open agent sockets; empty allows any (webviews often send none). Default `[]`. */
+  allowedOrigins?: string[];
+  /** Proxies trusted to report the client address (proxy-addr syntax: CIDRs, `loopback`...). Default `[]`. */
+  trustProxy?: string[];
+  /** A session with no pages ends after this long. Default `60_000` (60 s). */
+  sessionTimeoutMs?: number;
+  /** A page whose socket dropped leaves after this long unless it reconnects. Default `15_000` (15 s). */
+  pageGraceMs?: number;
+  /** Heartbeat interval told to agents, also the ping interval for silent sockets. Default `10_000`. */
+  heartbeatMs?: number;
+  /** Agents treat a socket as dead after this long without a frame. Default `2.5 * heartbeatMs`. */
+  idleTimeoutMs?: number;
+  /** An agent that has not sent its hello within this long is disconnected (4408). Default `5_000`. */
+  helloTimeoutMs?: number;
+  /** Frames one connection may send per `rateWindowMs` before it is closed (4429). Default `40`. */
+  maxMessagesPerWindow?: number;
+  /** Window of the per-connection rate limit. Default `1_000`. */
+  rateWindowMs?: number;
+  /** Agent sockets per client address; more are refused (4429). Default `256`. */
+  maxConnectionsPerIp?: number;
+  /** Cap of `POST /api/v1/sessions/:id/messages` bodies and of message frames. Default `65_536`. */
+  maxMessageBytes?: number;
+  /** Deepest nesting of a message payload. Default `32`. */
+  maxPayloadDepth?: number;
+  /** How long a resume credential stays valid, and how long ended sessions are remembered. Default 7 days. */
+  resumeMaxAgeMs?: number;
+  /** The durable store writes its snapshot at most this often when something changed. Default `2_000`. */
+  snapshotIntervalMs?: number;
+  /** Distinct `project` label values in `/metrics`; the rest are folded into `other`. Default `50`. */
+  maxProjectLabels?: number;
+  /** Event-stream updates of one session are coalesced to one per this interval. Default `250`. */
+  sseCoalesceMs?: number;
+  /** Comment heartbeats on the event stream keep proxies from closing it. Default `15_000`. */
+  sseHeartbeatMs?: number;
+  /** An event-stream subscriber whose unsent output exceeds this is dropped. Default `1_048_576` (1 MiB). */
+  sseMaxBufferBytes?: number;
+  /** Folder of the built status page. Default: `status-page/dist` of this package. */
+  statusPageDir?: string;
+  /** Structured logger (pino). Default: pino at level `warn` on stderr. */
+  logger?: Logger;
+  /** Time source. Default: `Date.now`. */
+  clock?: Clock;
+  /** How often lifecycle deadlines are checked. Default `250`. */
+  sweepIntervalMs?: number;
+}
+
+/** Options with every default applied. */
+export interface ResolvedOptions
+  extends Required<Omit<CollectorOptions, "store" | "secret" | "identitySecret" | "apiToken" | "logger" | "dataDir">> {
+  store: SessionStore | undefined;
+  dataDir: string | null;
+  secret: string | undefined;
+  identitySecret: string | undefined;
+  apiToken: string | undefined;
+  logger: Logger | undefined;
+}
+
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  port: 8787,
+  dataDir: ".sessionlens",
+  sessionTimeoutMs: 60_000,
+  pageGraceMs: 15_000,
+  heartbeatMs: 10_000,
+  helloTimeoutMs: 5_000,
+  maxMessagesPerWindow: 40,
+  rateWindowMs: 1_000,
+  maxConnectionsPerIp: 256,
+  maxMessageBytes: 65_536,
+  maxPayloadDepth: 32,
+  resumeMaxAgeMs: 7 * 24 * 3_600_000,
+  snapshotIntervalMs: 2_000,
+  maxProjectLabels: 50,
+  sseCoalesceMs: 250,
+  sseHeartbeatMs: 15_000,
+  sseMaxBufferBytes: 1_048_576,
+  sweepIntervalMs: 250,
+} as const;
+
+export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: string): ResolvedOptions {
+  const heartbeatMs = positive("heartbeatMs", options.heartbeatMs ?? DEFAULTS.heartbeatMs);
+  return {
+    host: options.host ?? DEFAULTS.host,
+    port: options.port ?? DEFAULTS.port,
+    store: options.store,
+    dataDir: options.dataDir === undefined ? DEFAULTS.dataDir : options.dataDir,
+    secret: nonEmpty(options.secret),
+    identitySecret: nonEmpty(options.identitySecret),
+    apiToken: nonEmpty(options.apiToken),
+    allowedOrigins: (options.allowedOrigins ?? []).map((origin) => origin.trim()).filter(Boolean),
+    trustProxy: (options.trustProxy ?? []).map((cidr) => cidr.trim()).filter(Boolean),
+    sessionTimeoutMs: positive("sessionTimeoutMs", options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs),
+    pageGraceMs: positive("pageGraceMs", options.pageGraceMs ?? DEFAULTS.pageGraceMs),
+    heartbeatMs,
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? Math.round(heartbeatMs * 2.5)),
+    helloTimeoutMs: positive("helloTimeoutMs", options.helloTimeoutMs ?? DEFAULTS.helloTimeoutMs),
+    maxMessagesPerWindow: positive("maxMessagesPerWindow", options.maxMessagesPerWindow ?? DEFAULTS.maxMessagesPerWindow),
+    rateWindowMs: positive("rateWindowMs", options.rateWindowMs ?? DEFAULTS.rateWindowMs),
+    maxConnectionsPerIp: positive("maxConnectionsPerIp", options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp),
+    maxMessageBytes: positive("maxMessageBytes", options.maxMessageBytes ?? DEFAULTS.maxMessageBytes),
+    maxPayloadDepth: positive("maxPayloadDepth", options.maxPayloadDepth ?? DEFAULTS.maxPayloadDepth),
+    resumeMaxAgeMs: positive("resumeMaxAgeMs", options.resumeMaxAgeMs ?? DEFAULTS.resumeMaxAgeMs),
+    snapshotIntervalMs: positive("snapshotIntervalMs", options.snapshotIntervalMs ?? DEFAULTS.snapshotIntervalMs),
+    maxProjectLabels: positive("maxProjectLabels", options.maxProjectLabels ?? DEFAULTS.maxProjectLabels),
+    sseCoalesceMs: positive("sseCoalesceMs", options.sseCoalesceMs ?? DEFAULTS.sseCoalesceMs),
+    sseHeartbeatMs: positive("sseHeartbeatMs", options.sseHeartbeatMs ?? DEFAULTS.sseHeartbeatMs),
+    sseMaxBufferBytes: positive("sseMaxBufferBytes", options.sseMaxBufferBytes ?? DEFAULTS.sseMaxBufferBytes),
+    statusPageDir: options.statusPageDir ?? defaultStatusPageDir,
+    logger: options.logger,
+    clock: options.clock ?? systemClock,
+    sweepIntervalMs: positive("sweepIntervalMs", options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs),
+  };
+}
+
+/**
+ * Parses a duration: `"500ms"`, `"15s"`, `"2m"`, `"1h"`; a bare number means seconds.
+ * Returns milliseconds, or throws a `RangeError` naming the bad value.
+ */
+export function parseDuration(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!match) throw new RangeError(`"${text}" is not a duration; use e.g. 500ms, 15s, 2m or a number of seconds`);
+  const value = Number(match[1]);
+  const unit = match[2] ?? "s";
+  const factor = unit === "ms" ? 1 : unit === "s" ? 1_000 : unit === "m" ? 60_000 : 3_600_000;
+  const ms = Math.round(value * factor);
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`"${text}" is not a positive duration`);
+  return ms;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}

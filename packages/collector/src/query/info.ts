@@ -1,0 +1,69 @@
+import type { SessionInfo } from "@sessionlens/shared";
+import type { SessionRecord } from "../store/types.js";
+import type { DeviceInfo } from "../sessions/useragent.js";
+
+/** The thirteen keys of SPEC.md, in order, as of `now`. */
+export function toSessionInfo(record: SessionRecord, now: number): SessionInfo {
+  return {
+    userAgent: record.userAgent,
+    id: record.id,
+    username: record.username,
+    authorized: record.authorized,
+    project: record.project,
+    uptime: Math.max(0, now - record.createdAt),
+    clientAddress: record.clientAddress,
+    lastComm: Math.max(0, now - record.lastCommAt),
+    sessionScope: record.scope,
+    activePages: record.pages.size,
+    recentBytesSent: record.recentBytesSent,
+    totalBytesSent: record.totalBytesSent,
+    pageIds: Array.from(record.pages.keys()),
+  };
+}
+
+/** Details of one session for `GET /api/v1/sessions/:id` and the status page. */
+export interface SessionDetails extends SessionInfo {
+  createdAt: string;
+  lastCommAt: string;
+  /** Parsed from the user agent (ua-parser-js). */
+  device: DeviceInfo;
+  /** Verified token expiry, ISO time, or null. */
+  tokenExpiresAt: string | null;
+  /** Bytes of pages that already closed. */
+  closedPagesBytes: number;
+  pages: PageDetails[];
+}
+
+export interface PageDetails {
+  id: string;
+  path: string;
+  bytes: number;
+  connected: boolean;
+  openedAt: string;
+  connectedAt: string;
+  disconnectedAt: string | null;
+}
+
+export function toSessionDetails(record: SessionRecord, now: number, device: DeviceInfo): SessionDetails {
+  return {
+    ...toSessionInfo(record, now),
+    createdAt: iso(record.createdAt),
+    lastCommAt: iso(record.lastCommAt),
+    device,
+    tokenExpiresAt: record.tokenExpiresAt === null ? null : iso(record.tokenExpiresAt),
+    closedPagesBytes: record.closedPagesBytes,
+    pages: Array.from(record.pages.values(), (page) => ({
+      id: page.id,
+      path: page.path,
+      bytes: page.earlierBytes + page.epochBytes,
+      connected: page.disconnectedAt === null,
+      openedAt: iso(page.openedAt),
+      connectedAt: iso(page.connectedAt),
+      disconnectedAt: page.disconnectedAt === null ? null : iso(page.disconnectedAt),
+    })),
+  };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

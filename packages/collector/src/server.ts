@@ -1,0 +1,285 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
+import { pino, type Logger } from "pino";
+import type { Registry } from "prom-client";
+import { EventHub } from "./http/events.js";
+import { createMetrics } from "./http/metrics.js";
+import { createHttpHandler } from "./http/router.js";
+import { StatusPage } from "./http/status-page.js";
+import { resolveOptions, type CollectorOptions, type ResolvedOptions } from "./options.js";
+import { normaliseFilter } from "./query/filter.js";
+import { SessionQueries, type SessionDetails } from "./query/index.js";
+import { toSessionInfo } from "./query/info.js";
+import { ResumeCredentials } from "./sessions/credentials.js";
+import { LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/events.js";
+import { IdentityVerifier } from "./sessions/identity.js";
+import { SessionModel } from "./sessions/model.js";
+import { loadResumeSecret } from "./sessions/secret.js";
+import { UserAgentCache } from "./sessions/useragent.js";
+import { createMemoryStore } from "./store/memory.js";
+import type { SessionStore } from "./store/types.js";
+import { AgentTransport } from "./transport/agents.js";
+
+/** Where a listening collector can be reached. */
+export interface CollectorAddress {
+  host: string;
+  port: number;
+  /** `http://host:port` for the API and the status page. */
+  url: string;
+  /** `ws://host:port/ws` for agents. */
+  wsUrl: string;
+}
+
+export interface Collector {
+  /** Loads the secret and the stored sessions, then listens. Resolves with the address. */
+  listen(): Promise<CollectorAddress>;
+  /**
+   * Graceful shutdown: readiness turns 503, agents are told with close code 1001 (they come back
+   * and resume), timers stop, a final snapshot is written and the store closes.
+   */
+  close(): Promise<void>;
+  /** The address while listening, else null. */
+  address(): CollectorAddress | null;
+  /** Sessions as SPEC.md's thirteen keys. Filters: exact, case-sensitive, `*` any run. */
+  getSessionInfo(usernameFilter?: string | null, projectFilter?: string | null): Promise<SessionInfo[]>;
+  getSessionInfo(filter: SessionFilter): Promise<SessionInfo[]>;
+  /** One session with details (device, created time, pages with paths and bytes), or undefined. */
+  getSession(id: string): Promise<SessionDetails | undefined>;
+  /** Closes a session (pages get closeSession and close code 4000); false when unknown. */
+  closeSession(id: string, message?: string): Promise<boolean>;
+  /** Closes one page (closePage, close code 4001); false when unknown. */
+  closePage(id: string, pageId: string, message?: string): Promise<boolean>;
+  /**
+   * Delivers `{type, payload}` to the session's connected pages (or one page); false when the
+   * session or page is unknown. Rejects with a `CommandError` when the payload is too deep or large.
+   */
+  sendMessage(id: string, type: string, payload: unknown, pageId?: string): Promise<boolean>;
+  /** Lifecycle hooks; returns a function that removes the handler. */
+  on<E extends LifecycleEventName>(event: E, handler: LifecycleEvents[E]): () => void;
+  off<E extends LifecycleEventName>(event: E, handler: LifecycleEvents[E]): void;
+  /** The `node:http` request handler (API, metrics, status page), usable without listening. */
+  readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The HTTP server that carries the API and the `/ws` endpoint. */
+  readonly server: Server;
+  /** This collector's Prometheus registry. */
+  readonly metrics: Registry;
+  /** The store in use. */
+  readonly store: SessionStore;
+  readonly options: Readonly<ResolvedOptions>;
+}
+
+const DEFAULT_STATUS_PAGE_DIR = fileURLToPath(new URL("../status-page/dist", import.meta.url));
+
+/** Creates a collector. Nothing starts until `listen()`. */
+export function createCollector(options: CollectorOptions = {}): Collector {
+  const o = resolveOptions(options, DEFAULT_STATUS_PAGE_DIR);
+  const logger: Logger = o.logger ?? pino({ name: "sessionlens", level: "warn" }, pino.destination({ dest: 2, sync: true }));
+  const log = (level: "warn" | "error" | "info" | "debug", message: string, details: Record<string, unknown> = {}): void => {
+    logger[level](details, message);
+  };
+  const clock = o.clock;
+  const now = (): number => clock.now();
+  const store =
+    o.store ??
+    createMemoryStore({
+      dataDir: o.dataDir,
+      snapshotIntervalMs: o.snapshotIntervalMs,
+      tombstoneTtlMs: o.resumeMaxAgeMs,
+      now,
+      onWarning: (message, error) => log("warn", message, { err: error }),
+    });
+  const userAgents = new UserAgentCache();
+  const credentials = new ResumeCredentials();
+  const emitter = new LifecycleEmitter((message, details) => log("warn", message, details));
+  const model = new SessionModel({
+    store,
+    credentials,
+    identity: new IdentityVerifier(o.identitySecret, now),
+    userAgents,
+    emitter,
+    clock,
+    toInfo: toSessionInfo,
+    pageGraceMs: o.pageGraceMs,
+    sessionTimeoutMs: o.sessionTimeoutMs,
+    heartbeatMs: o.heartbeatMs,
+    idleTimeoutMs: o.idleTimeoutMs,
+    resumeMaxAgeMs: o.resumeMaxAgeMs,
+    maxPayloadDepth: o.maxPayloadDepth,
+    maxMessageBytes: o.maxMessageBytes,
+    resolutionMs: o.sweepIntervalMs,
+    log,
+  });
+  const transport = new AgentTransport({
+    model,
+    clock,
+    allowedOrigins: o.allowedOrigins,
+    trustProxy: o.trustProxy,
+    maxConnectionsPerIp: o.maxConnectionsPerIp,
+    helloTimeoutMs: o.helloTimeoutMs,
+    maxMessagesPerWindow: o.maxMessagesPerWindow,
+    rateWindowMs: o.rateWindowMs,
+    heartbeatMs: o.heartbeatMs,
+    resolutionMs: o.sweepIntervalMs,
+    log,
+  });
+  const queries = new SessionQueries(store, clock, userAgents);
+  const events = new EventHub({
+    queries,
+    clock,
+    coalesceMs: o.sseCoalesceMs,
+    heartbeatMs: o.sseHeartbeatMs,
+    maxBufferBytes: o.sseMaxBufferBytes,
+    log,
+  });
+  model.observe(events);
+  const metrics = createMetrics({ model, transport, events, maxProjectLabels: o.maxProjectLabels });
+
+  let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
+  let starting: Promise<CollectorAddress> | null = null;
+  let closing: Promise<void> | null = null;
+  let sweepTimer: ReturnType<typeof setInterval> | null = null;
+  let listening: CollectorAddress | null = null;
+
+  const collectorApi = {
+    closeSession: async (id: string, message?: string) => model.closeSession(id, message),
+    closePage: async (id: string, pageId: string, message?: string) => model.closePage(id, pageId, message),
+  };
+
+  const handleRequest = createHttpHandler({
+    queries,
+    ...collectorApi,
+    sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId),
+    events,
+    metrics,
+    statusPage: new StatusPage(o.statusPageDir),
+    apiToken: o.apiToken,
+    maxMessageBytes: o.maxMessageBytes,
+    now,
+    notReadyReason: async () => {
+      if (state === "draining" || state === "closed") return "the collector is shutting down";
+      if (state !== "running") return "the collector is starting";
+      return pingStore(store);
+    },
+    log,
+  });
+
+  const server = createServer(handleRequest);
+  server.on("upgrade", (req, socket, head) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/ws") {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    socket.on("error", () => socket.destroy());
+    transport.handleUpgrade(req, socket, head);
+  });
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+
+  async function start(): Promise<CollectorAddress> {
+    state = "starting";
+    credentials.setSecret(await loadResumeSecret(o.secret, o.dataDir));
+    await model.start();
+    transport.start();
+    sweepTimer = setInterval(() => {
+      try {
+        transport.tick();
+        model.tick();
+      } catch (error) {
+        log("error", "a lifecycle sweep failed", { err: error });
+      }
+    }, o.sweepIntervalMs);
+    sweepTimer.unref();
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      server.once("error", onError);
+      server.listen(o.port, o.host, () => {
+        server.off("error", onError);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    listening = { host: address.address, port: address.port, url: `http://${host}:${address.port}`, wsUrl: `ws://${host}:${address.port}/ws` };
+    state = "running";
+    log("info", `SessionLens collector listening on ${listening.url} (agents connect to ${listening.wsUrl})`, {
+      url: listening.url,
+      wsUrl: listening.wsUrl,
+      store: o.store === undefined ? "memory" : "custom",
+      dataDir: o.dataDir,
+    });
+    return listening;
+  }
+
+  async function stop(): Promise<void> {
+    const wasStarted = state !== "new";
+    state = "draining";
+    await transport.close();
+    model.stop();
+    if (sweepTimer !== null) clearInterval(sweepTimer);
+    sweepTimer = null;
+    events.close();
+    if (wasStarted) await store.close();
+    await new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    listening = null;
+    state = "closed";
+  }
+
+  function getSessionInfo(first?: string | SessionFilter | null, projectFilter?: string | null): Promise<SessionInfo[]> {
+    return queries.getSessionInfo(normaliseFilter(first, projectFilter));
+  }
+
+  return {
+    listen() {
+      if (state === "draining" || state === "closed") return Promise.reject(new Error("this collector was closed"));
+      starting ??= start().catch(async (error: unknown) => {
+        // A collector that failed to start (port taken, unreadable data dir) is spent: create a new one.
+        closing ??= stop();
+        await closing.catch(() => {});
+        throw error;
+      });
+      return starting;
+    },
+    close() {
+      closing ??= stop();
+      return closing;
+    },
+    address: () => listening,
+    getSessionInfo: getSessionInfo as Collector["getSessionInfo"],
+    getSession: (id) => queries.getSession(id),
+    ...collectorApi,
+    sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId) !== null,
+    on: (event, handler) => emitter.on(event, handler),
+    off: (event, handler) => emitter.off(event, handler),
+    handleRequest,
+    server,
+    metrics,
+    store,
+    options: o,
+  };
+}
+
+async function pingStore(store: SessionStore): Promise<string | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      store.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), 2_000);
+      }),
+    ]);
+    return null;
+  } catch {
+    return "the store is unreachable";
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,545 @@
+import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION, UNAUTHENTICATED, detectScope, exceedsDepth } from "@sessionlens/shared";
+import type { AgentMessageType, ErrorCode, HelloMessage, SessionInfo } from "@sessionlens/shared";
+import { encodeMessage } from "@sessionlens/shared/codec";
+import { nanoid } from "nanoid";
+import type { Clock } from "../options.js";
+import type { SessionEndReason, SessionRecord, SessionStore } from "../store/types.js";
+import type { ResumeCredentials } from "./credentials.js";
+import type { LifecycleEmitter, PageEndReason } from "./events.js";
+import type { IdentityResult, IdentityVerifier } from "./identity.js";
+import { Page, Session, type PageSocket } from "./session.js";
+import type { UserAgentCache } from "./useragent.js";
+import { DeadlineWheel } from "./wheel.js";
+
+export interface SessionModelOptions {
+  store: SessionStore;
+  credentials: ResumeCredentials;
+  identity: IdentityVerifier;
+  userAgents: UserAgentCache;
+  emitter: LifecycleEmitter;
+  clock: Clock;
+  /** Turns a record into the thirteen keys (the query layer's view, used for events). */
+  toInfo: (session: SessionRecord, now: number) => SessionInfo;
+  pageGraceMs: number;
+  sessionTimeoutMs: number;
+  heartbeatMs: number;
+  idleTimeoutMs: number;
+  resumeMaxAgeMs: number;
+  maxPayloadDepth: number;
+  maxMessageBytes: number;
+  /** Resolution of the deadline wheels. */
+  resolutionMs: number;
+  log: (level: "warn" | "error" | "info", message: string, details?: Record<string, unknown>) => void;
+}
+
+/** Told about changes, for the event stream. Called synchronously; must be cheap. */
+export interface SessionObserver {
+  changed(session: Session): void;
+  removed(session: Session, reason: SessionEndReason): void;
+}
+
+export type HelloOutcome =
+  | { ok: true; page: Page; resumed: boolean }
+  | { ok: false; code: ErrorCode | null; message: string; closeCode: number };
+
+export interface ModelStats {
+  frames: Record<AgentMessageType, number>;
+  /** Sum of every increase of `totalBytesSent`. */
+  bytesReported: number;
+  sessionsStarted: number;
+  sessionsResumed: number;
+  sessionsEnded: Record<SessionEndReason, number>;
+}
+
+/** Thrown by commands on bad input; `code` is stable. */
+export class CommandError extends Error {
+  constructor(
+    readonly code: "too_large" | "too_deep" | "bad_field",
+    message: string,
+  ) {
+    super(message);
+    this.name = "CommandError";
+  }
+}
+
+/**
+ * The session model: the only place that decides session state. Sockets come in through
+ * `hello` / `counters` / `token` / `bye` / `disconnected`; commands through `closeSession` /
+ * `closePage` / `sendMessage`; time through `tick`. It writes to the store on structural changes
+ * only; heartbeats update the live objects in place.
+ */
+export class SessionModel {
+  readonly sessions = new Map<string, Session>();
+  readonly stats: ModelStats = {
+    frames: { hello: 0, report: 0, heartbeat: 0, token: 0, bye: 0 },
+    bytesReported: 0,
+    sessionsStarted: 0,
+    sessionsResumed: 0,
+    sessionsEnded: { timeout: 0, closed: 0, ended: 0 },
+  };
+  readonly #o: SessionModelOptions;
+  readonly #graceWheel: DeadlineWheel<Page>;
+  readonly #timeoutWheel: DeadlineWheel<Session>;
+  readonly #expiryWheel: DeadlineWheel<Session>;
+  readonly #observers: SessionObserver[] = [];
+  #stopped = false;
+
+  constructor(options: SessionModelOptions) {
+    this.#o = options;
+    this.#graceWheel = new DeadlineWheel(options.resolutionMs);
+    this.#timeoutWheel = new DeadlineWheel(options.resolutionMs);
+    this.#expiryWheel = new DeadlineWheel(options.resolutionMs);
+  }
+
+  observe(observer: SessionObserver): () => void {
+    this.#observers.push(observer);
+    return () => {
+      const index = this.#observers.indexOf(observer);
+      if (index !== -1) this.#observers.splice(index, 1);
+    };
+  }
+
+  /** Loads what the store kept: sessions come back with their pages in their grace period. */
+  async start(): Promise<void> {
+    const { sessions } = await this.#o.store.open();
+    const now = this.#o.clock.now();
+    for (const record of sessions) {
+      if (this.sessions.has(record.id)) continue;
+      const session = new Session(
+        record.id,
+        record.project,
+        record.createdAt,
+        this.#o.userAgents.intern(record.userAgent),
+        record.clientAddress,
+        record.scope,
+        record.username,
+        record.lastCommAt,
+      );
+      session.tokenExpiresAt = record.tokenExpiresAt;
+      session.authorized = record.authorized && record.tokenExpiresAt !== null && record.tokenExpiresAt > now;
+      if (session.authorized) this.#expiryWheel.schedule(session, record.tokenExpiresAt!);
+      session.recentBytesSent = record.recentBytesSent;
+      session.closedPagesBytes = record.closedPagesBytes;
+      let pagesBytes = 0;
+      for (const pageRecord of record.pages.values()) {
+        const page = Page.restore(session, pageRecord);
+        // Every page gets a full grace period to reconnect to the restarted collector.
+        page.disconnectedAt ??= now;
+        session.pages.set(page.id, page);
+        pagesBytes += page.bytes;
+        this.#graceWheel.schedule(page, now + this.#o.pageGraceMs);
+      }
+      session.totalBytesSent = Math.max(record.totalBytesSent, session.closedPagesBytes + pagesBytes);
+      if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
+      this.sessions.set(session.id, session);
+      this.#persist(session);
+    }
+  }
+
+  /** Stops deciding: deadlines stop and socket closes are no longer treated as pages leaving. */
+  stop(): void {
+    this.#stopped = true;
+    this.#graceWheel.clear();
+    this.#timeoutWheel.clear();
+    this.#expiryWheel.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // agent frames
+
+  /**
+   * Admits a page: resumes the session its credential names (same project, not ended), else
+   * starts a new one; continues a known page; sends the welcome and any identity error.
+   */
+  async hello(socket: PageSocket, hello: HelloMessage, clientAddress: string): Promise<HelloOutcome> {
+    this.stats.frames.hello++;
+    const [identity, resumed] = await Promise.all([
+      hello.token === null ? null : this.#o.identity.verify(hello.token),
+      this.#findResumable(hello),
+    ]);
+    if (this.#stopped) return { ok: false, code: "shutting_down", message: "the collector is shutting down", closeCode: CLOSE_CODES.goingAway };
+    if (!socket.open) return { ok: false, code: null, message: "the socket closed during hello", closeCode: CLOSE_CODES.normal };
+
+    const now = this.#o.clock.now();
+    const userAgent = this.#o.userAgents.intern(hello.userAgent);
+    const scope = detectScope(userAgent, hello.scope);
+    let session: Session | undefined;
+    let isNew = false;
+    if (resumed !== null) {
+      // Checked again after the awaits: another tab may have resumed or recreated it meanwhile.
+      session = this.sessions.get(resumed.sessionId);
+      if (session === undefined && resumed.recreate) {
+        session = new Session(resumed.sessionId, hello.project, resumed.createdAt, userAgent, clientAddress, scope, UNAUTHENTICATED, now);
+        isNew = true;
+      }
+    }
+    if (session === undefined) {
+      session = new Session(nanoid(), hello.project, now, userAgent, clientAddress, scope, UNAUTHENTICATED, now);
+      isNew = true;
+    }
+
+    if (session.isPageClosed(hello.pageId)) {
+      socket.send(encodeMessage({ type: "closePage", message: "this page was closed" }));
+      return { ok: false, code: null, message: "this page was closed", closeCode: CLOSE_CODES.closedPage };
+    }
+    let page = session.pages.get(hello.pageId);
+    if (page === undefined && session.pages.size >= LIMITS.pagesPerSession) {
+      return { ok: false, code: "too_many_pages", message: `a session may have at most ${LIMITS.pagesPerSession} open pages`, closeCode: CLOSE_CODES.rejected };
+    }
+
+    if (isNew) {
+      this.sessions.set(session.id, session);
+      this.stats.sessionsStarted++;
+    } else {
+      this.stats.sessionsResumed++;
+      this.#timeoutWheel.cancel(session);
+    }
+    session.userAgent = userAgent;
+    session.clientAddress = clientAddress;
+    session.scope = scope;
+
+    let pageIsNew = false;
+    if (page === undefined) {
+      page = session.takeLeftPage(hello.pageId);
+      if (page !== undefined) {
+        // A page that left comes back (e.g. from the back/forward cache): its bytes are open again.
+        session.closedPagesBytes -= page.bytes;
+      } else {
+        page = new Page(hello.pageId, session, hello.path, hello.epoch, now);
+      }
+      session.pages.set(page.id, page);
+      pageIsNew = true;
+    } else if (page.socket !== null && page.socket !== socket) {
+      page.socket.replace();
+    }
+    page.socket = socket;
+    page.connectedAt = now;
+    page.disconnectedAt = null;
+    this.#graceWheel.cancel(page);
+    this.#applyCounters(page, hello.epoch, hello.seq, hello.bytes, now);
+    page.path = hello.path;
+
+    socket.send(
+      encodeMessage({
+        type: "welcome",
+        v: PROTOCOL_VERSION,
+        sessionId: session.id,
+        resume: this.#o.credentials.issue(session.project, { sessionId: session.id, createdAt: session.createdAt, issuedAt: now }),
+        heartbeatMs: this.#o.heartbeatMs,
+        idleTimeoutMs: this.#o.idleTimeoutMs,
+        authorized: identity === null ? session.authorized : identity.ok,
+      }),
+    );
+    if (isNew) this.#emit("sessionStart", session, now);
+    if (pageIsNew) this.#emitPage("pageStart", session, page.id, now);
+    if (identity !== null) this.#applyIdentity(session, identity, socket, now);
+    this.#persist(session);
+    this.#changed(session);
+    return { ok: true, page, resumed: !isNew };
+  }
+
+  /** Applies a heartbeat or report. The hot path: no allocation, no I/O. */
+  counters(page: Page, type: "heartbeat" | "report", epoch: number, seq: number, bytes: number, path: string | null): void {
+    this.stats.frames[type]++;
+    const session = page.session;
+    if (session.ended || session.pages.get(page.id) !== page) return;
+    const now = this.#o.clock.now();
+    const fresh = this.#applyCounters(page, epoch, seq, bytes, now);
+    let changed = session.recentBytesSent > 0;
+    if (path !== null && fresh && path !== page.path) {
+      page.path = path;
+      changed = true;
+    }
+    if (changed && this.#observers.length > 0) this.#changed(session);
+  }
+
+  /** Login (a JWT) or logout (null). */
+  async token(page: Page, token: string | null): Promise<void> {
+    this.stats.frames.token++;
+    const session = page.session;
+    if (session.ended) return;
+    const generation = ++session.tokenGeneration;
+    session.lastCommAt = this.#o.clock.now();
+    if (token === null) {
+      this.#setIdentity(session, UNAUTHENTICATED, false, null, this.#o.clock.now());
+      return;
+    }
+    const result = await this.#o.identity.verify(token);
+    if (session.ended || generation !== session.tokenGeneration || this.#stopped) return;
+    this.#applyIdentity(session, result, page.socket, this.#o.clock.now());
+  }
+
+  /** The page is closing cleanly: it leaves at once. */
+  bye(page: Page, epoch: number, seq: number, bytes: number): void {
+    this.stats.frames.bye++;
+    const session = page.session;
+    if (session.ended || session.pages.get(page.id) !== page) return;
+    const now = this.#o.clock.now();
+    this.#applyCounters(page, epoch, seq, bytes, now);
+    page.socket = null;
+    this.#removePage(session, page, "bye", now);
+  }
+
+  /**
+   * The page's socket closed. A clean close (1000/1001 from the agent) leaves at once; a dropped
+   * socket leaves after the page grace period unless the page reconnects first.
+   */
+  disconnected(page: Page, socket: PageSocket, clean: boolean): void {
+    if (this.#stopped || page.socket !== socket) return;
+    const session = page.session;
+    page.socket = null;
+    if (session.ended || session.pages.get(page.id) !== page) return;
+    const now = this.#o.clock.now();
+    if (clean) {
+      this.#removePage(session, page, "bye", now);
+      return;
+    }
+    page.disconnectedAt = now;
+    this.#graceWheel.schedule(page, now + this.#o.pageGraceMs);
+    this.#changed(session);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // commands
+
+  /** Closes a session: its pages are told (closeSession, close code 4000) and it ends as "closed". */
+  closeSession(id: string, message = ""): boolean {
+    const session = this.sessions.get(id);
+    if (session === undefined || session.ended) return false;
+    const frame = encodeMessage({ type: "closeSession", message: clip(message) });
+    for (const page of session.pages.values()) {
+      const socket = page.socket;
+      if (socket === null) continue;
+      page.socket = null;
+      if (socket.open) socket.send(frame);
+      socket.close(CLOSE_CODES.closedSession, "session closed");
+    }
+    this.#endSession(session, "closed", this.#o.clock.now());
+    return true;
+  }
+
+  /** Closes one page: it is told (closePage, close code 4001), leaves at once and may not come back. */
+  closePage(id: string, pageId: string, message = ""): boolean {
+    const session = this.sessions.get(id);
+    const page = session?.pages.get(pageId);
+    if (session === undefined || page === undefined || session.ended) return false;
+    const socket = page.socket;
+    page.socket = null;
+    if (socket !== null) {
+      if (socket.open) socket.send(encodeMessage({ type: "closePage", message: clip(message) }));
+      socket.close(CLOSE_CODES.closedPage, "page closed");
+    }
+    session.markPageClosed(pageId);
+    this.#removePage(session, page, "closed", this.#o.clock.now());
+    return true;
+  }
+
+  /**
+   * Delivers an app message to every connected page of a session, or to one page. Returns how many
+   * sockets got it, or null when the session (or page) is unknown. Throws `CommandError` on a
+   * payload that is too deep or too large.
+   */
+  sendMessage(id: string, messageType: string, payload: unknown, pageId?: string): number | null {
+    const session = this.sessions.get(id);
+    if (session === undefined || session.ended) return null;
+    if (pageId !== undefined && !session.pages.has(pageId)) return null;
+    if (typeof messageType !== "string" || messageType.length === 0 || messageType.length > LIMITS.appMessageTypeChars) {
+      throw new CommandError("bad_field", `the message type must be 1 to ${LIMITS.appMessageTypeChars} characters`);
+    }
+    if (exceedsDepth(payload, this.#o.maxPayloadDepth)) {
+      throw new CommandError("too_deep", `the payload nests deeper than ${this.#o.maxPayloadDepth} levels`);
+    }
+    let frame: Uint8Array;
+    try {
+      frame = encodeMessage({ type: "message", messageType, payload: payload === undefined ? null : payload });
+    } catch (error) {
+      throw new CommandError("bad_field", `the payload cannot be encoded: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (frame.length > this.#o.maxMessageBytes) {
+      throw new CommandError("too_large", `the message is ${frame.length} bytes encoded; the cap is ${this.#o.maxMessageBytes}`);
+    }
+    let delivered = 0;
+    for (const page of session.pages.values()) {
+      if (pageId !== undefined && page.id !== pageId) continue;
+      if (page.socket?.open) {
+        page.socket.send(frame);
+        delivered++;
+      }
+    }
+    return delivered;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // time
+
+  /** Fires due deadlines: page grace, session timeout, token expiry. */
+  tick(): void {
+    if (this.#stopped) return;
+    const now = this.#o.clock.now();
+    for (const page of this.#graceWheel.takeDue(now)) {
+      const session = page.session;
+      if (page.socket === null && !session.ended && session.pages.get(page.id) === page) {
+        this.#removePage(session, page, "grace", now);
+      }
+    }
+    for (const session of this.#timeoutWheel.takeDue(now)) {
+      if (!session.ended && session.pages.size === 0) {
+        this.#endSession(session, session.lastLeaveClean ? "ended" : "timeout", now);
+      }
+    }
+    for (const session of this.#expiryWheel.takeDue(now)) {
+      if (session.ended || !session.authorized || session.tokenExpiresAt === null) continue;
+      if (session.tokenExpiresAt > now) {
+        this.#expiryWheel.schedule(session, session.tokenExpiresAt);
+        continue;
+      }
+      session.authorized = false;
+      const frame = encodeMessage({ type: "error", code: "token_expired", message: "the identity token has expired" });
+      for (const page of session.pages.values()) if (page.socket?.open) page.socket.send(frame);
+      this.#persist(session);
+      this.#changed(session);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  async #findResumable(hello: HelloMessage): Promise<{ sessionId: string; createdAt: number; recreate: boolean } | null> {
+    if (hello.resume === null) return null;
+    const claim = this.#o.credentials.verify(hello.resume, hello.project);
+    if (claim === null) return null;
+    const now = this.#o.clock.now();
+    // Future-dated or too old credentials resume nothing (tombstones are kept only as long).
+    if (claim.issuedAt > now + 60_000 || now - claim.issuedAt > this.#o.resumeMaxAgeMs || claim.createdAt > claim.issuedAt) {
+      return null;
+    }
+    const live = this.sessions.get(claim.sessionId);
+    if (live !== undefined) return live.ended || live.project !== hello.project ? null : { ...claim, recreate: false };
+    // Not here: ended (tombstoned) sessions stay ended; otherwise the state was lost, so recreate it.
+    const tombstone = await this.#o.store.getTombstone(claim.sessionId).catch((error: unknown) => {
+      this.#o.log("warn", "the store could not be asked for a tombstone; starting a new session", { err: error });
+      return "unknown" as const;
+    });
+    return tombstone === undefined ? { ...claim, recreate: true } : null;
+  }
+
+  /** Merges cumulative counters with max; returns whether the frame is newer than any applied. */
+  #applyCounters(page: Page, epoch: number, seq: number, bytes: number, now: number): boolean {
+    const session = page.session;
+    session.lastCommAt = now;
+    let raised = 0;
+    let fresh = false;
+    if (epoch === page.epoch) {
+      if (bytes > page.epochBytes) {
+        raised = bytes - page.epochBytes;
+        page.epochBytes = bytes;
+      }
+      if (seq > page.seq) {
+        page.seq = seq;
+        fresh = true;
+      }
+    } else if (epoch > page.epoch) {
+      // A new counter series of the page: the old one's bytes are kept.
+      page.earlierBytes += page.epochBytes;
+      page.epoch = epoch;
+      page.seq = seq;
+      page.epochBytes = bytes;
+      raised = bytes;
+      fresh = true;
+    }
+    // An older epoch is stale: it changes nothing.
+    session.recentBytesSent = raised;
+    if (raised > 0) {
+      session.totalBytesSent += raised;
+      this.stats.bytesReported += raised;
+    }
+    return fresh;
+  }
+
+  #applyIdentity(session: Session, result: IdentityResult, socket: PageSocket | null, now: number): void {
+    if (result.ok) {
+      this.#setIdentity(session, result.username, true, result.expiresAt, now);
+      return;
+    }
+    if (socket?.open) socket.send(encodeMessage({ type: "error", code: result.code, message: result.message }));
+    if (result.code === "token_expired" && result.username !== null) {
+      // Authentic but expired: the username shows, not authorized, until a fresh token comes.
+      this.#setIdentity(session, result.username, false, null, now);
+    } else {
+      this.#setIdentity(session, UNAUTHENTICATED, false, null, now);
+    }
+  }
+
+  #setIdentity(session: Session, username: string, authorized: boolean, expiresAt: number | null, now: number): void {
+    const before = session.username;
+    const wasAuthorized = session.authorized;
+    session.tokenExpiresAt = expiresAt;
+    if (authorized && expiresAt !== null) this.#expiryWheel.schedule(session, expiresAt);
+    else this.#expiryWheel.cancel(session);
+    if (before === username && wasAuthorized === authorized) return;
+    session.username = username;
+    session.authorized = authorized;
+    this.#persist(session);
+    this.#changed(session);
+    if (authorized && (before !== username || !wasAuthorized)) this.#emit("login", session, now);
+    else if (username === UNAUTHENTICATED && before !== UNAUTHENTICATED) this.#emit("logout", session, now);
+  }
+
+  #removePage(session: Session, page: Page, reason: PageEndReason, now: number): void {
+    session.pages.delete(page.id);
+    this.#graceWheel.cancel(page);
+    page.disconnectedAt ??= now;
+    session.closedPagesBytes += page.bytes;
+    if (reason !== "closed") session.rememberLeftPage(page);
+    session.lastLeaveClean = reason === "bye";
+    if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
+    this.#emitPage("pageEnd", session, page.id, now, reason);
+    this.#persist(session);
+    this.#changed(session);
+  }
+
+  #endSession(session: Session, reason: SessionEndReason, now: number): void {
+    session.ended = true;
+    this.sessions.delete(session.id);
+    this.#timeoutWheel.cancel(session);
+    this.#expiryWheel.cancel(session);
+    const info = this.#o.emitter.wants("sessionEnd") || this.#o.emitter.wants("pageEnd") ? this.#o.toInfo(session, now) : null;
+    for (const page of session.pages.values()) {
+      this.#graceWheel.cancel(page);
+      session.closedPagesBytes += page.bytes;
+      if (info !== null) this.#o.emitter.emit("pageEnd", info, page.id, "session-ended");
+    }
+    session.pages.clear();
+    this.stats.sessionsEnded[reason]++;
+    this.#o.store.end(session.id, { endedAt: now, reason }).catch((error: unknown) => {
+      this.#o.log("error", "the store could not record an ended session", { sessionId: session.id, err: error });
+    });
+    if (info !== null) this.#o.emitter.emit("sessionEnd", info, reason);
+    for (const observer of this.#observers) observer.removed(session, reason);
+  }
+
+  #persist(session: Session): void {
+    if (session.ended) return;
+    this.#o.store.put(session).catch((error: unknown) => {
+      this.#o.log("error", "the store could not save a session", { sessionId: session.id, err: error });
+    });
+  }
+
+  #changed(session: Session): void {
+    for (const observer of this.#observers) observer.changed(session);
+  }
+
+  #emit(name: "sessionStart" | "login" | "logout", session: Session, now: number): void {
+    if (this.#o.emitter.wants(name)) this.#o.emitter.emit(name, this.#o.toInfo(session, now));
+  }
+
+  #emitPage(name: "pageStart" | "pageEnd", session: Session, pageId: string, now: number, reason?: PageEndReason): void {
+    if (!this.#o.emitter.wants(name)) return;
+    const info = this.#o.toInfo(session, now);
+    if (name === "pageStart") this.#o.emitter.emit("pageStart", info, pageId);
+    else this.#o.emitter.emit("pageEnd", info, pageId, reason ?? "bye");
+  }
+}
+
+function clip(message: string): string {
+  return typeof message === "string" ? message.slice(0, LIMITS.messageChars) : "";
+}

@@ -1,0 +1,212 @@
+import type { RestoredState, SessionRecord, SessionStore, StoreQuery, Tombstone } from "./types.js";
+import { SnapshotFile } from "./snapshot.js";
+
+export interface MemoryStoreOptions {
+  /**
+   * Folder of the durable snapshot (`sessions.json`). Without it nothing survives a restart.
+   * Default: none.
+   */
+  dataDir?: string | null;
+  /** The snapshot is written at most this often when something changed. Default `2_000`. */
+  snapshotIntervalMs?: number;
+  /** Tombstones older than this are forgotten. Default 7 days. */
+  tombstoneTtlMs?: number;
+  /** Time source. Default `Date.now`. */
+  now?: () => number;
+  /** Told about snapshot problems (unreadable file, failed write). Default: ignored. */
+  onWarning?: (message: string, error?: unknown) => void;
+}
+
+interface Indexed {
+  record: SessionRecord;
+  /** Keys the record is indexed under; a put after a login moves it. */
+  username: string;
+  project: string;
+}
+
+/**
+ * The embedded store: sessions in a Map, indexed by username and by project so a filtered query
+ * touches only its matches. With a `dataDir` it is durable: creation times, closed-page bytes,
+ * page counters and tombstones are written atomically to a snapshot every few seconds when
+ * changed and at close, and read back at open.
+ */
+export class MemorySessionStore implements SessionStore {
+  readonly #sessions = new Map<string, Indexed>();
+  readonly #byUsername = new Map<string, Set<SessionRecord>>();
+  readonly #byProject = new Map<string, Set<SessionRecord>>();
+  readonly #tombstones = new Map<string, Tombstone>();
+  readonly #snapshot: SnapshotFile | null;
+  readonly #snapshotIntervalMs: number;
+  readonly #tombstoneTtlMs: number;
+  readonly #now: () => number;
+  readonly #warn: (message: string, error?: unknown) => void;
+  #dirty = false;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #writing: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#snapshot = options.dataDir ? new SnapshotFile(options.dataDir) : null;
+    this.#snapshotIntervalMs = options.snapshotIntervalMs ?? 2_000;
+    this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 7 * 24 * 3_600_000;
+    this.#now = options.now ?? Date.now;
+    this.#warn = options.onWarning ?? (() => {});
+  }
+
+  async open(): Promise<RestoredState> {
+    this.#closed = false;
+    const restored: SessionRecord[] = [];
+    if (this.#snapshot) {
+      const loaded = await this.#snapshot.read().catch((error: unknown) => {
+        this.#warn("the session snapshot could not be read; starting empty", error);
+        return null;
+      });
+      if (loaded) {
+        const oldest = this.#now() - this.#tombstoneTtlMs;
+        for (const [id, tombstone] of loaded.tombstones) {
+          if (tombstone.endedAt >= oldest) this.#tombstones.set(id, tombstone);
+        }
+        for (const session of loaded.sessions) {
+          if (!this.#tombstones.has(session.id)) restored.push(session);
+        }
+      }
+      this.#timer = setInterval(() => void this.#writeIfDirty(), this.#snapshotIntervalMs);
+      this.#timer.unref();
+    }
+    return { sessions: restored };
+  }
+
+  async put(session: SessionRecord): Promise<void> {
+    const entry = this.#sessions.get(session.id);
+    if (entry === undefined) {
+      this.#sessions.set(session.id, { record: session, username: session.username, project: session.project });
+      addTo(this.#byUsername, session.username, session);
+      addTo(this.#byProject, session.project, session);
+    } else {
+      if (entry.record !== session) {
+        removeFrom(this.#byUsername, entry.username, entry.record);
+        removeFrom(this.#byProject, entry.project, entry.record);
+        entry.record = session;
+        entry.username = session.username;
+        entry.project = session.project;
+        addTo(this.#byUsername, session.username, session);
+        addTo(this.#byProject, session.project, session);
+      }
+      if (entry.username !== session.username) {
+        removeFrom(this.#byUsername, entry.username, session);
+        addTo(this.#byUsername, session.username, session);
+        entry.username = session.username;
+      }
+    }
+    this.#dirty = true;
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    return this.#sessions.get(id)?.record;
+  }
+
+  async end(id: string, tombstone: Tombstone): Promise<void> {
+    const entry = this.#sessions.get(id);
+    if (entry !== undefined) {
+      this.#sessions.delete(id);
+      removeFrom(this.#byUsername, entry.username, entry.record);
+      removeFrom(this.#byProject, entry.project, entry.record);
+    }
+    this.#tombstones.set(id, tombstone);
+    this.#dirty = true;
+  }
+
+  async getTombstone(id: string): Promise<Tombstone | undefined> {
+    const tombstone = this.#tombstones.get(id);
+    if (tombstone !== undefined && tombstone.endedAt < this.#now() - this.#tombstoneTtlMs) {
+      this.#tombstones.delete(id);
+      return undefined;
+    }
+    return tombstone;
+  }
+
+  async query(query: StoreQuery): Promise<SessionRecord[]> {
+    const { username, project } = query;
+    const result: SessionRecord[] = [];
+    if (username.any && project.any) {
+      for (const entry of this.#sessions.values()) result.push(entry.record);
+      return result;
+    }
+    // Walk the narrower index: an exact key beats a wildcard over keys.
+    const useUsername = username.exact !== null || (project.exact === null && !username.any);
+    const [index, other, otherField] = useUsername
+      ? [this.#byUsername, project, "project" as const]
+      : [this.#byProject, username, "username" as const];
+    const field = useUsername ? username : project;
+    const keep = (record: SessionRecord): void => {
+      if (other.any || other.test(record[otherField])) result.push(record);
+    };
+    if (field.exact !== null) {
+      const set = index.get(field.exact);
+      if (set !== undefined) for (const record of set) keep(record);
+    } else {
+      for (const [key, set] of index) if (field.test(key)) for (const record of set) keep(record);
+    }
+    return result;
+  }
+
+  async count(): Promise<number> {
+    return this.#sessions.size;
+  }
+
+  async ping(): Promise<void> {
+    if (this.#closed) throw new Error("the store is closed");
+  }
+
+  async flush(): Promise<void> {
+    await this.#writeIfDirty();
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.flush();
+    this.#closed = true;
+  }
+
+  /** Exposed for tests of index upkeep. */
+  indexSizes(): { usernames: number; projects: number } {
+    return { usernames: this.#byUsername.size, projects: this.#byProject.size };
+  }
+
+  #writeIfDirty(): Promise<void> {
+    // Writes are serialised; a write asked for during one runs after it.
+    this.#writing = this.#writing.then(async () => {
+      if (!this.#dirty || this.#snapshot === null) return;
+      this.#dirty = false;
+      try {
+        await this.#snapshot.write(
+          Array.from(this.#sessions.values(), (entry) => entry.record),
+          this.#tombstones,
+          this.#now(),
+        );
+      } catch (error) {
+        this.#dirty = true;
+        this.#warn("the session snapshot could not be written; retrying", error);
+      }
+    });
+    return this.#writing;
+  }
+}
+
+export function createMemoryStore(options?: MemoryStoreOptions): MemorySessionStore {
+  return new MemorySessionStore(options);
+}
+
+function addTo(index: Map<string, Set<SessionRecord>>, key: string, record: SessionRecord): void {
+  let set = index.get(key);
+  if (set === undefined) index.set(key, (set = new Set()));
+  set.add(record);
+}
+
+function removeFrom(index: Map<string, Set<SessionRecord>>, key: string, record: SessionRecord): void {
+  const set = index.get(key);
+  if (set === undefined) return;
+  set.delete(record);
+  if (set.size === 0) index.delete(key);
+}

@@ -1,0 +1,166 @@
+import { mkdir, readFile, rename, writeFile, open as openFile } from "node:fs/promises";
+import { join } from "node:path";
+import { isScope } from "@sessionlens/shared";
+import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "./types.js";
+
+const SNAPSHOT_VERSION = 1;
+const END_REASONS: readonly SessionEndReason[] = ["timeout", "closed", "ended"];
+
+interface SnapshotContents {
+  sessions: SessionRecord[];
+  tombstones: [string, Tombstone][];
+}
+
+/**
+ * The durable part of the embedded store: one JSON file replaced atomically (temp file, fsync,
+ * rename), so a crash at any moment leaves either the old or the new snapshot, never half of one.
+ */
+export class SnapshotFile {
+  readonly path: string;
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    this.path = join(dir, "sessions.json");
+  }
+
+  async read(): Promise<SnapshotContents | null> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
+    }
+    return parseSnapshot(JSON.parse(text) as unknown);
+  }
+
+  async write(sessions: readonly SessionRecord[], tombstones: ReadonlyMap<string, Tombstone>, savedAt: number): Promise<void> {
+    const text = JSON.stringify({
+      version: SNAPSHOT_VERSION,
+      savedAt,
+      sessions: sessions.map(serialiseSession),
+      tombstones: Array.from(tombstones, ([id, t]) => [id, t.endedAt, t.reason]),
+    });
+    await mkdir(this.#dir, { recursive: true });
+    const temp = `${this.path}.${process.pid}.tmp`;
+    await writeFile(temp, text, { mode: 0o600 });
+    const handle = await openFile(temp, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.path);
+  }
+}
+
+function serialiseSession(session: SessionRecord): unknown {
+  return {
+    id: session.id,
+    project: session.project,
+    createdAt: session.createdAt,
+    userAgent: session.userAgent,
+    clientAddress: session.clientAddress,
+    scope: session.scope,
+    username: session.username,
+    authorized: session.authorized,
+    tokenExpiresAt: session.tokenExpiresAt,
+    lastCommAt: session.lastCommAt,
+    recentBytesSent: session.recentBytesSent,
+    totalBytesSent: session.totalBytesSent,
+    closedPagesBytes: session.closedPagesBytes,
+    pages: Array.from(session.pages.values(), (page) => ({
+      id: page.id,
+      path: page.path,
+      epoch: page.epoch,
+      seq: page.seq,
+      epochBytes: page.epochBytes,
+      earlierBytes: page.earlierBytes,
+      openedAt: page.openedAt,
+      connectedAt: page.connectedAt,
+      disconnectedAt: page.disconnectedAt,
+    })),
+  };
+}
+
+/** Reads a snapshot defensively: entries that do not have the expected shape are skipped. */
+function parseSnapshot(value: unknown): SnapshotContents {
+  if (!isObject(value) || value["version"] !== SNAPSHOT_VERSION) throw new Error("unknown snapshot format");
+  const sessions: SessionRecord[] = [];
+  for (const raw of asArray(value["sessions"])) {
+    const session = parseSession(raw);
+    if (session !== null) sessions.push(session);
+  }
+  const tombstones: [string, Tombstone][] = [];
+  for (const raw of asArray(value["tombstones"])) {
+    if (!Array.isArray(raw)) continue;
+    const [id, endedAt, reason] = raw as unknown[];
+    if (typeof id === "string" && isCount(endedAt) && END_REASONS.includes(reason as SessionEndReason)) {
+      tombstones.push([id, { endedAt, reason: reason as SessionEndReason }]);
+    }
+  }
+  return { sessions, tombstones };
+}
+
+function parseSession(raw: unknown): SessionRecord | null {
+  if (!isObject(raw)) return null;
+  const { id, project, createdAt, userAgent, clientAddress, scope, username } = raw;
+  if (typeof id !== "string" || typeof project !== "string" || !isCount(createdAt)) return null;
+  if (typeof userAgent !== "string" || typeof clientAddress !== "string" || !isScope(scope)) return null;
+  if (typeof username !== "string") return null;
+  const pages = new Map<string, PageRecord>();
+  for (const rawPage of asArray(raw["pages"])) {
+    const page = parsePage(rawPage);
+    if (page !== null) pages.set(page.id, page);
+  }
+  const tokenExpiresAt = raw["tokenExpiresAt"];
+  return {
+    id,
+    project,
+    createdAt,
+    userAgent,
+    clientAddress,
+    scope,
+    username,
+    authorized: raw["authorized"] === true,
+    tokenExpiresAt: isCount(tokenExpiresAt) ? tokenExpiresAt : null,
+    lastCommAt: count(raw["lastCommAt"]),
+    recentBytesSent: count(raw["recentBytesSent"]),
+    totalBytesSent: count(raw["totalBytesSent"]),
+    closedPagesBytes: count(raw["closedPagesBytes"]),
+    pages,
+  };
+}
+
+function parsePage(raw: unknown): PageRecord | null {
+  if (!isObject(raw) || typeof raw["id"] !== "string" || typeof raw["path"] !== "string") return null;
+  const disconnectedAt = raw["disconnectedAt"];
+  return {
+    id: raw["id"],
+    path: raw["path"],
+    epoch: count(raw["epoch"]),
+    seq: count(raw["seq"]),
+    epochBytes: count(raw["epochBytes"]),
+    earlierBytes: count(raw["earlierBytes"]),
+    openedAt: count(raw["openedAt"]),
+    connectedAt: count(raw["connectedAt"]),
+    disconnectedAt: isCount(disconnectedAt) ? disconnectedAt : null,
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function count(value: unknown): number {
+  return isCount(value) ? value : 0;
+}

@@ -1,0 +1,101 @@
+import type { SessionScope } from "@sessionlens/shared";
+
+/** One open page of a session, as the store keeps it. */
+export interface PageRecord {
+  readonly id: string;
+  /** Page pathname the agent last reported. */
+  path: string;
+  /** Counter series of the page load (see the protocol's `epoch`). */
+  epoch: number;
+  /** Highest `seq` applied in the current epoch. */
+  seq: number;
+  /** Cumulative bytes of the current epoch (merged with max). */
+  epochBytes: number;
+  /** Bytes of the page's earlier epochs. */
+  earlierBytes: number;
+  /** When the page first connected. */
+  openedAt: number;
+  /** When its current (or last) socket connected. */
+  connectedAt: number;
+  /** When its socket dropped, or null while connected. */
+  disconnectedAt: number | null;
+}
+
+/**
+ * A session as the store keeps it. The in-memory store holds the session model's own objects, so
+ * counter changes are visible without a round trip; stores that copy get `put` on every
+ * structural change.
+ */
+export interface SessionRecord {
+  readonly id: string;
+  readonly project: string;
+  /** Creation time (ms since the epoch); survives restarts through the resume credential. */
+  readonly createdAt: number;
+  userAgent: string;
+  clientAddress: string;
+  scope: SessionScope;
+  username: string;
+  authorized: boolean;
+  /** When the verified identity token expires (ms), or null. */
+  tokenExpiresAt: number | null;
+  lastCommAt: number;
+  recentBytesSent: number;
+  totalBytesSent: number;
+  /** Bytes of the pages that already left; agents cannot resend them. */
+  closedPagesBytes: number;
+  /** Open pages by id (pages in their grace period included). */
+  readonly pages: Map<string, PageRecord>;
+}
+
+/** Why a session ended. */
+export type SessionEndReason = "timeout" | "closed" | "ended";
+
+/** What is remembered of an ended session, so that it never comes back by resuming. */
+export interface Tombstone {
+  endedAt: number;
+  reason: SessionEndReason;
+}
+
+/** A matcher for one filtered field, compiled by the query layer. */
+export interface FieldMatcher {
+  /** Matches every value (filter missing, empty or `*`). */
+  readonly any: boolean;
+  /** The exact value to look up when the filter has no wildcard, else null. */
+  readonly exact: string | null;
+  test(value: string): boolean;
+}
+
+export interface StoreQuery {
+  username: FieldMatcher;
+  project: FieldMatcher;
+}
+
+/** What a store kept from an earlier run. */
+export interface RestoredState {
+  sessions: SessionRecord[];
+}
+
+/**
+ * Where sessions live. Every method returns a Promise, so a networked backend (Redis) fits the
+ * same interface as the embedded one.
+ */
+export interface SessionStore {
+  /** Opens the store and returns what it kept from an earlier run. */
+  open(): Promise<RestoredState>;
+  /** Inserts a session or records a structural change of it (identity, pages, closed bytes). */
+  put(session: SessionRecord): Promise<void>;
+  get(id: string): Promise<SessionRecord | undefined>;
+  /** Removes a session and remembers it as ended. */
+  end(id: string, tombstone: Tombstone): Promise<void>;
+  /** The tombstone of an ended session, if it is still remembered. */
+  getTombstone(id: string): Promise<Tombstone | undefined>;
+  /** Sessions matching both fields; costs in proportion to the matches when a field is exact. */
+  query(query: StoreQuery): Promise<SessionRecord[]>;
+  count(): Promise<number>;
+  /** Resolves while the store is reachable; rejects otherwise (readiness). */
+  ping(): Promise<void>;
+  /** Writes everything pending to durable storage. */
+  flush(): Promise<void>;
+  /** Flushes and releases resources. */
+  close(): Promise<void>;
+}

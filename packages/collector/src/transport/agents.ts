@@ -1,0 +1,447 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { CLOSE_CODES, LIMITS, validateAgentMessage } from "@sessionlens/shared";
+import type { ErrorCode } from "@sessionlens/shared";
+import { decodeFrame, encodeMessage } from "@sessionlens/shared/codec";
+import { WebSocketServer, type WebSocket } from "ws";
+import type { Clock } from "../options.js";
+import type { SessionModel } from "../sessions/model.js";
+import type { Page, PageSocket } from "../sessions/session.js";
+import { DeadlineWheel } from "../sessions/wheel.js";
+import { createAddressResolver, type AddressResolver } from "./address.js";
+import { closeCodeFor, ConnectionCounter, createOriginCheck } from "./limits.js";
+
+export interface AgentTransportOptions {
+  model: SessionModel;
+  clock: Clock;
+  allowedOrigins: readonly string[];
+  trustProxy: readonly string[];
+  maxConnectionsPerIp: number;
+  helloTimeoutMs: number;
+  maxMessagesPerWindow: number;
+  rateWindowMs: number;
+  /** Silent sockets are pinged this often; one that does not answer is terminated. */
+  heartbeatMs: number;
+  resolutionMs: number;
+  log: (level: "warn" | "error" | "info" | "debug", message: string, details?: Record<string, unknown>) => void;
+}
+
+export interface TransportStats {
+  connectionsOpened: number;
+  /** Closed connections by WebSocket close code. */
+  connectionsClosed: Map<number, number>;
+  /** Refused frames and connections by reason (error codes, plus `missed_pong`). */
+  rejected: Map<string, number>;
+}
+
+const enum State {
+  AwaitingHello,
+  Welcoming,
+  Open,
+  /** The page said bye; further frames are ignored until the socket closes. */
+  Left,
+  Closing,
+  Closed,
+}
+
+/** Frames that may queue behind a hello that is still being verified. */
+const MAX_QUEUED_WHILE_WELCOMING = 16;
+/** How long a shutdown waits for agents to acknowledge the close before cutting them off. */
+const SHUTDOWN_CLOSE_WAIT_MS = 1_000;
+
+const kConnection = Symbol("sessionlens.connection");
+type AgentSocket = WebSocket & { [kConnection]?: Connection };
+
+/**
+ * The agents' WebSocket endpoint: `ws` in noServer mode behind the collector's one HTTP server.
+ * Admission (origin, per-address cap), the hello deadline, the per-connection rate limit,
+ * decoding and validation, and liveness (ping only silent sockets) live here; what a frame means
+ * is the session model's business.
+ */
+export class AgentTransport {
+  readonly stats: TransportStats = { connectionsOpened: 0, connectionsClosed: new Map(), rejected: new Map() };
+  readonly connections = new Set<Connection>();
+  readonly #wss: WebSocketServer;
+  readonly #o: AgentTransportOptions;
+  readonly #originAllowed: (origin: string | undefined) => boolean;
+  readonly #resolveAddress: AddressResolver;
+  readonly #perAddress: ConnectionCounter;
+  readonly #helloDeadlines: DeadlineWheel<Connection>;
+  #livenessTimer: ReturnType<typeof setInterval> | null = null;
+  #draining = false;
+
+  constructor(options: AgentTransportOptions) {
+    this.#o = options;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: LIMITS.maxAgentFrameBytes,
+      // Compression costs about 5x CPU and memory for frames of under 100 bytes.
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.#originAllowed = createOriginCheck(options.allowedOrigins);
+    this.#resolveAddress = createAddressResolver(options.trustProxy);
+    this.#perAddress = new ConnectionCounter(options.maxConnectionsPerIp);
+    this.#helloDeadlines = new DeadlineWheel(options.resolutionMs);
+  }
+
+  get model(): SessionModel {
+    return this.#o.model;
+  }
+
+  get options(): AgentTransportOptions {
+    return this.#o;
+  }
+
+  start(): void {
+    this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.#o.heartbeatMs);
+    this.#livenessTimer.unref();
+  }
+
+  /** Takes over an HTTP upgrade request for `/ws`. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#draining) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws as AgentSocket, request));
+  }
+
+  /** Fires hello deadlines. */
+  tick(): void {
+    for (const connection of this.#helloDeadlines.takeDue(this.#o.clock.now())) {
+      if (connection.state === State.AwaitingHello) {
+        connection.reject("hello_timeout", `no hello within ${this.#o.helloTimeoutMs} ms`);
+      }
+    }
+  }
+
+  /** Refuses new agents and tells connected ones to come back later (close code 1001). */
+  async close(): Promise<void> {
+    this.#draining = true;
+    if (this.#livenessTimer !== null) clearInterval(this.#livenessTimer);
+    this.#livenessTimer = null;
+    this.#helloDeadlines.clear();
+    const closed = Array.from(this.connections, (connection) => connection.closedPromise());
+    for (const connection of this.connections) connection.close(CLOSE_CODES.goingAway, "collector shutting down");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, SHUTDOWN_CLOSE_WAIT_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const connection of this.connections) connection.ws.terminate();
+    this.#wss.close();
+  }
+
+  countRejected(reason: string): void {
+    this.stats.rejected.set(reason, (this.stats.rejected.get(reason) ?? 0) + 1);
+  }
+
+  /** Cancels the hello deadline of a connection that said hello (or closed). */
+  helloDone(connection: Connection): void {
+    this.#helloDeadlines.cancel(connection);
+  }
+
+  closed(connection: Connection, code: number): void {
+    this.connections.delete(connection);
+    this.#helloDeadlines.cancel(connection);
+    if (connection.countedAddress) this.#perAddress.remove(connection.clientAddress);
+    this.stats.connectionsClosed.set(code, (this.stats.connectionsClosed.get(code) ?? 0) + 1);
+  }
+
+  #accept(ws: AgentSocket, request: IncomingMessage): void {
+    this.stats.connectionsOpened++;
+    let clientAddress: string;
+    try {
+      clientAddress = this.#resolveAddress(request);
+    } catch {
+      clientAddress = request.socket.remoteAddress ?? "";
+    }
+    const connection = new Connection(ws, clientAddress, this);
+    ws[kConnection] = connection;
+    ws.on("message", onMessage);
+    ws.on("close", onClose);
+    ws.on("error", onError);
+    ws.on("pong", onPong);
+    this.connections.add(connection);
+    if (this.#draining) {
+      connection.reject("shutting_down", "the collector is shutting down");
+      return;
+    }
+    const origin = request.headers.origin;
+    if (!this.#originAllowed(origin)) {
+      connection.reject("origin_not_allowed", `origin ${origin === undefined ? "(none)" : JSON.stringify(origin).slice(0, 80)} is not allowed`);
+      return;
+    }
+    if (!this.#perAddress.tryAdd(clientAddress)) {
+      connection.reject("too_many_connections", `at most ${this.#o.maxConnectionsPerIp} connections per address`);
+      return;
+    }
+    connection.countedAddress = true;
+    this.#helloDeadlines.schedule(connection, this.#o.clock.now() + this.#o.helloTimeoutMs);
+  }
+
+  #checkLiveness(): void {
+    // Sockets that sent anything since the last round are alive; only the silent ones are pinged,
+    // so heartbeats double as liveness and pings cost nothing while agents talk.
+    const pinged: Connection[] = [];
+    for (const connection of this.connections) {
+      if (connection.state !== State.Open && connection.state !== State.Left) continue;
+      if (connection.seen) {
+        connection.seen = false;
+        continue;
+      }
+      pinged.push(connection);
+      try {
+        connection.ws.ping();
+      } catch {
+        // Already closing: its close event will follow.
+      }
+    }
+    if (pinged.length === 0) return;
+    const timer = setTimeout(() => {
+      for (const connection of pinged) {
+        if (!connection.seen && connection.state !== State.Closed) {
+          this.countRejected("missed_pong");
+          connection.ws.terminate();
+        }
+      }
+    }, Math.min(this.#o.heartbeatMs / 2, 5_000));
+    timer.unref();
+  }
+}
+
+/** One agent socket; implements the session model's `PageSocket`. */
+export class Connection implements PageSocket {
+  state = State.AwaitingHello;
+  page: Page | null = null;
+  /** Set by any frame or pong; cleared by the liveness round. */
+  seen = true;
+  countedAddress = false;
+  #serverClosing = false;
+  #windowStart = 0;
+  #windowCount = 0;
+  #queue: unknown[] | null = null;
+  #closedWaiters: (() => void)[] | null = null;
+
+  constructor(
+    readonly ws: AgentSocket,
+    readonly clientAddress: string,
+    readonly transport: AgentTransport,
+  ) {}
+
+  get open(): boolean {
+    return this.ws.readyState === 1;
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.ws.readyState === 1) this.ws.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === State.Closed) return;
+    this.#serverClosing = true;
+    this.state = State.Closing;
+    try {
+      this.ws.close(code, reason.slice(0, 120));
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  replace(): void {
+    this.#serverClosing = true;
+    this.page = null;
+    this.state = State.Closing;
+    this.ws.terminate();
+  }
+
+  /** Refuses with an error frame and the close code that goes with `code`; counted in metrics. */
+  reject(code: ErrorCode, message: string): void {
+    if (this.state === State.Closing || this.state === State.Closed) return;
+    this.transport.countRejected(code);
+    this.send(encodeMessage({ type: "error", code, message: message.slice(0, LIMITS.messageChars) }));
+    this.close(closeCodeFor(code), message);
+  }
+
+  closedPromise(): Promise<void> {
+    if (this.state === State.Closed) return Promise.resolve();
+    return new Promise((resolve) => (this.#closedWaiters ??= []).push(resolve));
+  }
+
+  onFrame(data: Buffer, isBinary: boolean): void {
+    const state = this.state;
+    if (state >= State.Closing) return;
+    this.seen = true;
+    const options = this.transport.options;
+    const now = options.clock.now();
+    if (now - this.#windowStart >= options.rateWindowMs) {
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    if (++this.#windowCount > options.maxMessagesPerWindow) {
+      this.reject("rate_limited", `more than ${options.maxMessagesPerWindow} messages in ${options.rateWindowMs} ms`);
+      return;
+    }
+    if (state === State.Left) return;
+    if (!isBinary) {
+      this.reject("bad_encoding", "frames must be binary msgpack");
+      return;
+    }
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) {
+      this.reject(decoded.error.code, decoded.error.message);
+      return;
+    }
+    const value = decoded.value as HeartbeatShape;
+    // Fast path for the frame that is 99% of traffic; same checks as validateAgentMessage.
+    if (
+      state === State.Open &&
+      this.page !== null &&
+      value !== null &&
+      typeof value === "object" &&
+      value.type === "heartbeat" &&
+      Object.getPrototypeOf(value) === Object.prototype &&
+      isCount(value.epoch) &&
+      isCount(value.seq) &&
+      isCount(value.bytes)
+    ) {
+      this.transport.model.counters(this.page, "heartbeat", value.epoch, value.seq, value.bytes, null);
+      return;
+    }
+    this.#dispatch(value);
+  }
+
+  onClosed(code: number): void {
+    if (this.state === State.Closed) return;
+    const clean = !this.#serverClosing && (code === CLOSE_CODES.normal || code === CLOSE_CODES.goingAway);
+    this.state = State.Closed;
+    this.transport.closed(this, code);
+    const page = this.page;
+    this.page = null;
+    if (page !== null) this.transport.model.disconnected(page, this, clean);
+    for (const resolve of this.#closedWaiters ?? []) resolve();
+    this.#closedWaiters = null;
+  }
+
+  #dispatch(value: unknown): void {
+    if (this.state === State.Welcoming) {
+      // A hello is being verified; keep order by queueing what follows it.
+      (this.#queue ??= []).push(value);
+      if (this.#queue.length > MAX_QUEUED_WHILE_WELCOMING) this.reject("rate_limited", "too many frames before the welcome");
+      return;
+    }
+    const validated = validateAgentMessage(value);
+    if (!validated.ok) {
+      this.reject(validated.error.code, validated.error.message);
+      return;
+    }
+    const message = validated.value;
+    const model = this.transport.model;
+    if (this.state === State.AwaitingHello) {
+      if (message.type !== "hello") {
+        this.reject("hello_required", `the first frame must be a hello, not ${message.type}`);
+        return;
+      }
+      this.state = State.Welcoming;
+      this.transport.helloDone(this);
+      model.hello(this, message, this.clientAddress).then(
+        (outcome) => {
+          if (this.state !== State.Welcoming) {
+            // Closed while welcoming: the page must not stay connected to a dead socket.
+            if (outcome.ok) model.disconnected(outcome.page, this, false);
+            return;
+          }
+          if (!outcome.ok) {
+            if (outcome.code !== null) this.reject(outcome.code, outcome.message);
+            else {
+              this.transport.countRejected("closed_page");
+              this.close(outcome.closeCode, outcome.message);
+            }
+            return;
+          }
+          this.page = outcome.page;
+          this.state = State.Open;
+          const queued = this.#queue;
+          this.#queue = null;
+          for (const frame of queued ?? []) {
+            if (this.state !== State.Open) break;
+            this.#dispatch(frame);
+          }
+        },
+        (error: unknown) => {
+          this.transport.options.log("error", "hello failed", { err: error });
+          this.reject("shutting_down", "the collector could not admit this page");
+        },
+      );
+      return;
+    }
+    const page = this.page;
+    if (page === null) return;
+    switch (message.type) {
+      case "hello":
+        this.reject("duplicate_hello", "hello was already received on this connection");
+        return;
+      case "heartbeat":
+        model.counters(page, "heartbeat", message.epoch, message.seq, message.bytes, null);
+        return;
+      case "report":
+        model.counters(page, "report", message.epoch, message.seq, message.bytes, message.path);
+        return;
+      case "token":
+        model.token(page, message.token).catch((error: unknown) => {
+          this.transport.options.log("error", "token handling failed", { err: error });
+        });
+        return;
+      case "bye":
+        model.bye(page, message.epoch, message.seq, message.bytes);
+        this.page = null;
+        this.state = State.Left;
+        return;
+    }
+  }
+}
+
+interface HeartbeatShape {
+  type?: unknown;
+  epoch: number;
+  seq: number;
+  bytes: number;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+// Shared listeners (one function for all sockets, not closures per socket): `this` is the socket.
+function onMessage(this: AgentSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const connection = this[kConnection];
+  if (connection === undefined) return;
+  try {
+    connection.onFrame(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data), isBinary);
+  } catch (error) {
+    // Never past the socket handler: log, refuse this connection, leave everyone else alone.
+    connection.transport.options.log("error", "a frame could not be handled", { err: error });
+    connection.reject("bad_field", "the frame could not be handled");
+  }
+}
+
+function onClose(this: AgentSocket, code: number): void {
+  this[kConnection]?.onClosed(code);
+}
+
+function onError(this: AgentSocket, error: Error & { code?: string }): void {
+  const connection = this[kConnection];
+  if (connection === undefined) return;
+  // ws closes the socket itself (1009 for oversized frames, 1002/1007 for protocol errors).
+  connection.transport.countRejected(error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ? "too_large" : "bad_frame");
+}
+
+function onPong(this: AgentSocket): void {
+  const connection = this[kConnection];
+  if (connection !== undefined) connection.seen = true;
+}
