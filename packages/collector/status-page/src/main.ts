@@ -1,0 +1,4 @@
+import "./styles.css";
+import { startStatusPage } from "./app.js";
+
+startStatusPage();
