@@ -58,3 +58,12 @@ export async function sessionsOf(collector: Collector, username?: string, projec
 export function sessionById(list: { id: string }[], id: string) {
   return list.find((session) => session.id === id);
 }
+
+/** Waits until the collector has seen a page's socket drop (so its grace period has started). */
+export async function pageDropped(collector: Collector, sessionId: string, pageId: string): Promise<void> {
+  await eventually(async () => {
+    const details = await collector.getSession(sessionId);
+    const page = details?.pages.find((candidate) => candidate.id === pageId);
+    if (page === undefined || page.connected) throw new Error(`page ${pageId} is still connected`);
+  });
+}

@@ -1,7 +1,7 @@
 import { SESSION_INFO_KEYS } from "@sessionlens/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestAgent } from "../helpers/agent.js";
-import { eventually, startCollector, type TestCollector } from "../helpers/collector.js";
+import { eventually, pageDropped, startCollector, type TestCollector } from "../helpers/collector.js";
 
 describe("session lifecycle", () => {
   let t: TestCollector;
@@ -67,9 +67,146 @@ describe("session lifecycle", () => {
     t = await startCollector();
     const agent = await join(t.wsUrl);
     await agent.drop();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await pageDropped(t.collector, agent.welcome!.sessionId, agent.pageId);
     expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([agent.pageId]);
     t.clock.advance(15_500);
     await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
+  });
+});
+
+describe("resume and pages", () => {
+  let t: TestCollector;
+  const agents: TestAgent[] = [];
+  const join = async (...args: Parameters<typeof TestAgent.join>) => {
+    const agent = await TestAgent.join(...args);
+    agents.push(agent);
+    return agent;
+  };
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
+    await t?.close();
+  });
+
+  it("a dropped page that reconnects within the grace period continues the same page and session", async () => {
+    t = await startCollector();
+    const first = await join(t.wsUrl, { bytes: 100 });
+    await first.drop();
+    await pageDropped(t.collector, first.welcome!.sessionId, first.pageId);
+    t.clock.advance(10_000);
+    const again = await join(t.wsUrl, { resume: first.welcome!.resume, pageId: first.pageId, bytes: 150 });
+    expect(again.welcome!.sessionId).toBe(first.welcome!.sessionId);
+    t.clock.advance(10_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [session] = await t.collector.getSessionInfo();
+    expect(session).toMatchObject({ pageIds: [first.pageId], totalBytesSent: 150, recentBytesSent: 50 });
+  });
+
+  it("a forged or foreign resume credential starts a new session", async () => {
+    t = await startCollector();
+    const first = await join(t.wsUrl);
+    const parts = first.welcome!.resume.split(".");
+    const forged = [...parts.slice(0, 4), "A".repeat(43)].join(".");
+    const attacker = await join(t.wsUrl, { resume: forged });
+    expect(attacker.welcome!.sessionId).not.toBe(first.welcome!.sessionId);
+    // The session id alone (as admins see it) is not a credential either.
+    const guesser = await join(t.wsUrl, { resume: first.welcome!.sessionId });
+    expect(guesser.welcome!.sessionId).not.toBe(first.welcome!.sessionId);
+    // A real credential presented for another project does not resume.
+    const otherProject = await join(t.wsUrl, { resume: first.welcome!.resume, project: "Other" });
+    expect(otherProject.welcome!.sessionId).not.toBe(first.welcome!.sessionId);
+    expect(await t.collector.getSessionInfo()).toHaveLength(4);
+  });
+
+  it("repeated, stale and out-of-order reports never double-count", async () => {
+    t = await startCollector();
+    const agent = await join(t.wsUrl, { bytes: 10 });
+    const { epoch } = agent;
+    agent.send({ type: "heartbeat", epoch, seq: 5, bytes: 100 });
+    agent.send({ type: "heartbeat", epoch, seq: 5, bytes: 100 }); // repeated
+    agent.send({ type: "heartbeat", epoch, seq: 3, bytes: 60 }); // older, arrives late
+    agent.send({ type: "report", epoch, seq: 4, bytes: 80, path: "/stale" }); // older report
+    agent.send({ type: "heartbeat", epoch: epoch - 1, seq: 99, bytes: 5_000 }); // an older epoch
+    await eventually(async () => {
+      const [session] = await t.collector.getSessionInfo();
+      expect(session!.totalBytesSent).toBe(100);
+      expect(session!.recentBytesSent).toBe(0);
+    });
+    const details = await t.collector.getSession(agent.welcome!.sessionId);
+    expect(details!.pages[0]!.path).toBe("/app/home");
+    // A new epoch of the page keeps the old one's bytes.
+    agent.send({ type: "report", epoch: epoch + 1, seq: 0, bytes: 30, path: "/next" });
+    await eventually(async () => {
+      const [session] = await t.collector.getSessionInfo();
+      expect(session).toMatchObject({ totalBytesSent: 130, recentBytesSent: 30 });
+    });
+  });
+
+  it("totals include pages that closed, and a page that comes back is not counted twice", async () => {
+    t = await startCollector();
+    const first = await join(t.wsUrl, { bytes: 1_000 });
+    const second = await join(t.wsUrl, { resume: first.welcome!.resume, bytes: 500 });
+    second.bye();
+    await second.close(1001);
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([first.pageId]));
+    expect((await t.collector.getSessionInfo())[0]!.totalBytesSent).toBe(1_500);
+    // Back from the back/forward cache with the same page id and cumulative counters.
+    const back = await join(t.wsUrl, { resume: first.welcome!.resume, pageId: second.pageId, epoch: second.epoch, bytes: 520 });
+    expect(back.welcome!.sessionId).toBe(first.welcome!.sessionId);
+    const [session] = await t.collector.getSessionInfo();
+    expect(session).toMatchObject({ totalBytesSent: 1_520, recentBytesSent: 20, activePages: 2 });
+  });
+
+  it("lastComm counts from the last frame of any page", async () => {
+    t = await startCollector();
+    const agent = await join(t.wsUrl);
+    t.clock.advance(4_000);
+    agent.heartbeat();
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.lastComm).toBe(0));
+    t.clock.advance(1_234);
+    expect((await t.collector.getSessionInfo())[0]).toMatchObject({ lastComm: 1_234, uptime: 5_234 });
+  });
+
+  it("a session that timed out or was closed never comes back by resuming", async () => {
+    t = await startCollector();
+    const agent = await join(t.wsUrl);
+    const { resume, sessionId } = agent.welcome!;
+    await agent.drop();
+    await pageDropped(t.collector, sessionId, agent.pageId);
+    t.clock.advance(15_500);
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
+    t.clock.advance(61_000);
+    await eventually(async () => expect(await t.collector.getSessionInfo()).toHaveLength(0));
+    const again = await join(t.wsUrl, { resume });
+    expect(again.welcome!.sessionId).not.toBe(sessionId);
+
+    await t.collector.closeSession(again.welcome!.sessionId);
+    const third = await join(t.wsUrl, { resume: again.welcome!.resume });
+    expect(third.welcome!.sessionId).not.toBe(again.welcome!.sessionId);
+  });
+
+  it("a credential that verifies for a session this collector never saw recreates it with its id and creation time", async () => {
+    const secret = "cluster-secret";
+    t = await startCollector({ secret });
+    const agent = await join(t.wsUrl);
+    t.clock.advance(30_000);
+    const { resume, sessionId } = agent.welcome!;
+    await agent.drop();
+    await t.close();
+    // Another node of the cluster (same secret, no shared data).
+    t = await startCollector({ secret }, t.clock);
+    const back = await join(t.wsUrl, { resume, pageId: agent.pageId });
+    expect(back.welcome!.sessionId).toBe(sessionId);
+    expect((await t.collector.getSessionInfo())[0]!.uptime).toBe(30_000);
+  });
+
+  it("a page closed by command may not come back", async () => {
+    t = await startCollector({ maxMessagesPerWindow: 1_000 });
+    const first = await join(t.wsUrl);
+    expect(await t.collector.closePage(first.welcome!.sessionId, first.pageId, "bye now")).toBe(true);
+    expect(await first.closed).toMatchObject({ code: 4001 });
+    const retry = await TestAgent.connect(t.wsUrl);
+    agents.push(retry);
+    retry.send(retry.helloMessage({ resume: first.welcome!.resume, pageId: first.pageId }));
+    expect(await retry.closed).toMatchObject({ code: 4001 });
   });
 });
