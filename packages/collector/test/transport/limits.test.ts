@@ -1,0 +1,175 @@
+import type { ErrorMessage } from "@sessionlens/shared";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { TestAgent } from "../helpers/agent.js";
+import { eventually, pageDropped, startCollector, type TestCollector } from "../helpers/collector.js";
+
+async function metricValue(t: TestCollector, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${t.url}/metrics`)).text();
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name}{${labels}}`));
+  return line === undefined ? 0 : Number(line.split(" ").pop());
+}
+
+describe("transport limits", () => {
+  let t: TestCollector;
+  const agents: TestAgent[] = [];
+  const track = (agent: TestAgent) => (agents.push(agent), agent);
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
+    await t?.close();
+  });
+
+  /** Opens a connection, lets `act` misbehave, and returns the error frame and the close code. */
+  async function refused(act: (agent: TestAgent) => void | Promise<void>, options?: Parameters<typeof TestAgent.connect>[1]) {
+    const agent = track(await TestAgent.connect(t.wsUrl, options));
+    await act(agent);
+    const closed = await agent.closed;
+    return { closed, error: (agent.frames.find((frame) => frame.type === "error") as ErrorMessage | undefined) ?? null };
+  }
+
+  it.each([
+    ["not msgpack", (agent: TestAgent) => agent.sendRaw(Buffer.from([0x92, 0x01])), "bad_encoding", 4400],
+    ["a text frame", (agent: TestAgent) => agent.sendRaw("hello"), "bad_encoding", 4400],
+    ["not a map", (agent: TestAgent) => agent.send([1, 2, 3] as unknown as Record<string, unknown>), "not_an_object", 4400],
+    ["an unknown type", (agent: TestAgent) => agent.send({ type: "nope" }), "unknown_type", 4400],
+    ["a wrongly typed field", (agent: TestAgent) => agent.send({ ...agent.helloMessage(), pageId: 42 }), "bad_field", 4400],
+    ["another protocol version", (agent: TestAgent) => agent.send({ ...agent.helloMessage(), v: 2 }), "unsupported_version", 4426],
+    ["a frame before hello", (agent: TestAgent) => agent.heartbeat(), "hello_required", 4400],
+    [
+      "too deep",
+      (agent: TestAgent) => {
+        // 8,000 nested one-element arrays: under the frame cap, deeper than any decoder's stack.
+        const deep = Buffer.alloc(8_000, 0x91);
+        deep[deep.length - 1] = 0x01;
+        agent.sendRaw(deep);
+      },
+      "too_deep",
+      4400,
+    ],
+  ] as const)("%s is refused with an error frame and a close code, and counted", async (_name, act, code, closeCode) => {
+    t = await startCollector();
+    const { closed, error } = await refused(act);
+    expect(error?.code).toBe(code);
+    expect(closed.code).toBe(closeCode);
+    expect(await metricValue(t, "sessionlens_messages_rejected_total", `reason="${code}"`)).toBe(1);
+  });
+
+  it("a duplicate hello is refused", async () => {
+    t = await startCollector();
+    const agent = track(await TestAgent.join(t.wsUrl));
+    agent.send(agent.helloMessage());
+    expect((await agent.closed).code).toBe(4400);
+    expect((agent.frames.find((frame) => frame.type === "error") as ErrorMessage).code).toBe("duplicate_hello");
+  });
+
+  it("a frame over 8 KiB closes the socket with 1009 and is counted", async () => {
+    t = await startCollector();
+    const agent = track(await TestAgent.join(t.wsUrl));
+    agent.sendRaw(Buffer.alloc(9_000, 0x90));
+    expect((await agent.closed).code).toBe(1009);
+    await eventually(async () => expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="too_large"')).toBe(1));
+  });
+
+  it("an agent that sends no hello within 5 s is closed with 4408", async () => {
+    t = await startCollector();
+    const { closed, error } = await refused(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      t.clock.advance(5_100);
+    });
+    expect(closed.code).toBe(4408);
+    expect(error?.code).toBe("hello_timeout");
+  });
+
+  it("too many frames too fast are closed with 4429", async () => {
+    t = await startCollector({ maxMessagesPerWindow: 10 });
+    const agent = track(await TestAgent.join(t.wsUrl));
+    for (let i = 0; i < 20; i++) agent.heartbeat(1);
+    expect((await agent.closed).code).toBe(4429);
+    expect((agent.frames.find((frame) => frame.type === "error") as ErrorMessage).code).toBe("rate_limited");
+    // The page is not gone: it may come back after backing off.
+    expect((await t.collector.getSessionInfo())[0]!.activePages).toBe(1);
+  });
+
+  it("caps connections per client address with 4429", async () => {
+    t = await startCollector({ maxConnectionsPerIp: 2 });
+    track(await TestAgent.connect(t.wsUrl));
+    track(await TestAgent.connect(t.wsUrl));
+    const { closed, error } = await refused(() => {});
+    expect(closed.code).toBe(4429);
+    expect(error?.code).toBe("too_many_connections");
+  });
+
+  it("with an allow-list only those origins may connect", async () => {
+    t = await startCollector({ allowedOrigins: ["https://app.example.com"] });
+    const allowed = track(await TestAgent.join(t.wsUrl, {}, { origin: "https://app.example.com" }));
+    expect(allowed.welcome).not.toBeNull();
+    const other = await refused(() => {}, { origin: "https://evil.example.com" });
+    expect(other.closed.code).toBe(4403);
+    expect(other.error?.code).toBe("origin_not_allowed");
+    const none = await refused(() => {});
+    expect(none.closed.code).toBe(4403);
+  });
+
+  it("refuses a 101st page in one session with too_many_pages", async () => {
+    t = await startCollector({ maxConnectionsPerIp: 1_000 });
+    const first = track(await TestAgent.join(t.wsUrl));
+    for (let i = 1; i < 100; i++) track(await TestAgent.join(t.wsUrl, { resume: first.welcome!.resume }));
+    const { closed, error } = await refused((agent) => agent.send(agent.helloMessage({ resume: first.welcome!.resume })));
+    expect(closed.code).toBe(4403);
+    expect(error?.code).toBe("too_many_pages");
+    expect((await t.collector.getSessionInfo())[0]!.activePages).toBe(100);
+  });
+
+  it("a connection that misbehaves disturbs no other session", async () => {
+    t = await startCollector();
+    const good = track(await TestAgent.join(t.wsUrl, { bytes: 10 }));
+    const bad = track(await TestAgent.join(t.wsUrl));
+    bad.sendRaw(Buffer.from([0xc1, 0xff, 0x00]));
+    await bad.closed;
+    good.heartbeat(5);
+    await eventually(async () => {
+      const session = (await t.collector.getSessionInfo()).find((candidate) => candidate.id === good.welcome!.sessionId);
+      expect(session).toMatchObject({ totalBytesSent: 15, activePages: 1 });
+    });
+    expect(good.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("terminates a socket that misses a pong; its page enters the grace period", async () => {
+    t = await startCollector({ heartbeatMs: 100 });
+    const agent = track(await TestAgent.join(t.wsUrl, {}, { autoPong: false }));
+    const closed = await agent.closed;
+    expect(closed.code).toBe(1006);
+    await pageDropped(t.collector, agent.welcome!.sessionId, agent.pageId);
+    expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([agent.pageId]);
+    expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="missed_pong"')).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a socket that answers pings stays", async () => {
+    t = await startCollector({ heartbeatMs: 50 });
+    const agent = track(await TestAgent.join(t.wsUrl));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(agent.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("takes the client address through trusted proxies only", async () => {
+    t = await startCollector({ trustProxy: ["loopback"] });
+    const proxied = track(await TestAgent.join(t.wsUrl, {}, { headers: { "x-forwarded-for": "203.0.113.9, 198.51.100.7" } }));
+    const session = (await t.collector.getSessionInfo()).find((candidate) => candidate.id === proxied.welcome!.sessionId);
+    // The nearest untrusted hop, never the leftmost entry.
+    expect(session!.clientAddress).toBe("198.51.100.7");
+    await t.close();
+
+    t = await startCollector();
+    const direct = track(await TestAgent.join(t.wsUrl, {}, { headers: { "x-forwarded-for": "203.0.113.9" } }));
+    expect((await t.collector.getSessionInfo()).find((candidate) => candidate.id === direct.welcome!.sessionId)!.clientAddress).toBe("127.0.0.1");
+  });
+
+  it("answers other paths than /ws with 404", async () => {
+    t = await startCollector();
+    const ws = new WebSocket(t.wsUrl.replace("/ws", "/nope"));
+    ws.on("error", () => {});
+    const status = await new Promise<number>((resolve) => ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)));
+    ws.terminate();
+    expect(status).toBe(404);
+  });
+});
