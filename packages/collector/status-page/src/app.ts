@@ -143,6 +143,13 @@ export function startStatusPage(): void {
       else if (result.shown) dirtyRows.add(id);
       if (details.openId === id) details.update(model.get(id)!, nowMs);
     }
+    // After the events: a touch only ever moves a time forward, so its order does not matter.
+    for (const [id, lastCommAt] of pending.touches) {
+      const result = model.touch(id, lastCommAt);
+      if (result.reordered) windowDirty = true;
+      else if (result.shown) dirtyRows.add(id);
+      if (result.shown && details.openId === id) details.update(model.get(id)!, nowMs);
+    }
     pending.clear();
   }
 
@@ -261,6 +268,37 @@ export function startStatusPage(): void {
     }
     requestFrame();
   }
+
+  // --- last-comm refresh ----------------------------------------------------------
+  // The stream sends a session when something about it changes; a heartbeat that changes nothing
+  // else is not sent, so "Last comm" would only grow. A periodic list read moves it forward (never
+  // adds or removes sessions: the stream does that). Less often for big lists.
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  const refreshIntervalMs = (): number => (model.size <= 500 ? 10_000 : model.size <= 5_000 ? 30_000 : 60_000);
+  function scheduleLastCommRefresh(): void {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => void refreshLastComm(), refreshIntervalMs());
+  }
+  async function refreshLastComm(): Promise<void> {
+    try {
+      if (connection.kind !== "live" || document.hidden || model.size === 0) return;
+      // send(), not request(): a 401 here must not open the token form; the stream handles that.
+      const { response } = await api.send("api/v1/sessions");
+      if (!response.ok) {
+        await response.body?.cancel();
+        return;
+      }
+      const list = readSessionList(await response.json());
+      const nowMs = Date.now();
+      for (const info of list) pending.touch(info.id, nowMs - info.lastComm);
+      requestFrame();
+    } catch {
+      // the stream's state already shows connection trouble
+    } finally {
+      scheduleLastCommRefresh();
+    }
+  }
+  scheduleLastCommRefresh();
 
   connectionAction.addEventListener("click", () => {
     if (connection.kind === "unauthorized") {

@@ -155,7 +155,9 @@ export class DetailsPanel {
     if (!record) return;
     const { info, device } = record;
     const details = this.details?.info.id === info.id ? this.details : null;
-    setText(this.title, details?.summary || device.label);
+    // The table's label, so the panel is plainly about the row that was clicked; the collector's
+    // fuller parse is in the Device section.
+    setText(this.title, device.label);
     setText(this.idLine, info.id);
 
     const created = details && Number.isFinite(details.createdAt) ? details.createdAt : record.createdAt;

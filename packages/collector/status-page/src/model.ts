@@ -65,6 +65,9 @@ export interface Change {
  */
 export const CREATED_AT_TOLERANCE_MS = 1000;
 
+/** A touch that moves last-comm by less than this is network jitter, not news. */
+export const TOUCH_MIN_ADVANCE_MS = 250;
+
 const emptyScopes = (): ScopeCounts => ({ browser: 0, ios: 0, android: 0, designer: 0 });
 const emptyTotals = (): Totals => ({ sessions: 0, pages: 0, byScope: emptyScopes() });
 
@@ -172,8 +175,23 @@ export class SessionModel {
 
   upsert(info: SessionInfo, nowMs: number): Change {
     const previous = this.records.get(info.id);
-    const record = this.toRecord(info, nowMs, previous);
-    this.records.set(info.id, record);
+    return this.replace(previous, this.toRecord(info, nowMs, previous));
+  }
+
+  /**
+   * Moves a session's last communication forward to `lastCommAt` (epoch ms)
+   * when that is later than what the model has: a periodic list refresh
+   * corrects times the event stream does not carry (heartbeats that change
+   * nothing else), without adding, removing or rolling back anything.
+   */
+  touch(id: string, lastCommAt: number): Change {
+    const previous = this.records.get(id);
+    if (!previous || lastCommAt - previous.lastCommAt < TOUCH_MIN_ADVANCE_MS) return { reordered: false, shown: false };
+    return this.replace(previous, { ...previous, lastCommAt });
+  }
+
+  private replace(previous: SessionRecord | undefined, record: SessionRecord): Change {
+    this.records.set(record.info.id, record);
     const wasShown = previous !== undefined && this.matches(previous);
     const isShown = this.matches(record);
     if (previous) this.count(previous, -1, wasShown);
@@ -302,6 +320,8 @@ export class PendingChanges {
   snapshot: SessionInfo[] | null = null;
   snapshotAt = 0;
   readonly changes = new Map<string, { info: SessionInfo; at: number } | { removed: string }>();
+  /** Last-communication times from a list refresh, by session id (epoch ms). */
+  readonly touches = new Map<string, number>();
 
   setSnapshot(sessions: SessionInfo[], nowMs: number): void {
     this.snapshot = sessions;
@@ -320,12 +340,17 @@ export class PendingChanges {
     this.changes.set(id, { removed: reason });
   }
 
+  touch(id: string, lastCommAt: number): void {
+    this.touches.set(id, Math.max(lastCommAt, this.touches.get(id) ?? lastCommAt));
+  }
+
   get empty(): boolean {
-    return this.snapshot === null && this.changes.size === 0;
+    return this.snapshot === null && this.changes.size === 0 && this.touches.size === 0;
   }
 
   clear(): void {
     this.snapshot = null;
     this.changes.clear();
+    this.touches.clear();
   }
 }

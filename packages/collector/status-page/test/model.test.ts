@@ -197,3 +197,20 @@ describe("PendingChanges", () => {
     expect(pending.empty).toBe(true);
   });
 });
+
+describe("SessionModel.touch", () => {
+  it("moves last comm forward only, and never adds a session", () => {
+    const model = new SessionModel({ key: "lastComm", direction: "asc" });
+    model.reset([session({ id: "a", lastComm: 0 }), session({ id: "b", lastComm: 5_000 })], NOW);
+    expect(ids(model)).toEqual(["a", "b"]);
+    // b communicated just now (a heartbeat the stream did not carry): it moves to the top.
+    expect(model.touch("b", NOW + 1_000)).toEqual({ reordered: true, shown: true });
+    expect(ids(model)).toEqual(["b", "a"]);
+    expect(model.get("b")!.lastCommAt).toBe(NOW + 1_000);
+    // Older or jitter-sized news changes nothing.
+    expect(model.touch("b", NOW)).toEqual({ reordered: false, shown: false });
+    expect(model.touch("b", NOW + 1_100)).toEqual({ reordered: false, shown: false });
+    expect(model.touch("gone", NOW + 9_000)).toEqual({ reordered: false, shown: false });
+    expect(model.size).toBe(2);
+  });
+});
