@@ -1,0 +1,67 @@
+export interface SseEvent {
+  type: string;
+  data: string;
+}
+
+/** Reads an event stream with fetch; `next()` waits for the next event (comments are counted apart). */
+export class SseReader {
+  readonly events: SseEvent[] = [];
+  comments = 0;
+  #waiters: (() => void)[] = [];
+  readonly #controller = new AbortController();
+  done: Promise<void> = Promise.resolve();
+  status = 0;
+
+  static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
+    const reader = new SseReader();
+    const response = await fetch(url, { headers: { accept: "text/event-stream", ...headers }, signal: reader.#controller.signal });
+    reader.status = response.status;
+    if (response.ok && response.body) reader.done = reader.#read(response.body).catch(() => {});
+    return reader;
+  }
+
+  async #read(body: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let type = "";
+    let data: string[] = [];
+    for await (const chunk of body) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let index: number;
+      while ((index = buffer.indexOf("\n")) !== -1) {
+        const line = buffer.slice(0, index);
+        buffer = buffer.slice(index + 1);
+        if (line === "") {
+          if (data.length > 0) this.events.push({ type: type || "message", data: data.join("\n") });
+          type = "";
+          data = [];
+          for (const wake of this.#waiters.splice(0)) wake();
+        } else if (line.startsWith(":")) {
+          this.comments++;
+        } else if (line.startsWith("event:")) {
+          type = line.slice(6).trim();
+        } else if (line.startsWith("data:")) {
+          data.push(line.slice(5).replace(/^ /, ""));
+        }
+      }
+    }
+  }
+
+  /** Waits until an event matching `test` has arrived; returns it. */
+  async waitFor(test: (event: SseEvent) => boolean, timeoutMs = 5_000): Promise<SseEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.find(test);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no matching event; got ${this.events.map((event) => event.type).join(", ")}`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  close(): void {
+    this.#controller.abort();
+  }
+}

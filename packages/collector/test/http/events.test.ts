@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { TestAgent } from "../helpers/agent.js";
+import { eventually, startCollector, type TestCollector } from "../helpers/collector.js";
+import { SseReader } from "../helpers/sse.js";
+
+describe("GET /api/v1/events", () => {
+  let t: TestCollector;
+  const agents: TestAgent[] = [];
+  const readers: SseReader[] = [];
+  const join = async (...args: Parameters<typeof TestAgent.join>) => {
+    const agent = await TestAgent.join(...args);
+    agents.push(agent);
+    return agent;
+  };
+  const open = async (path = "/api/v1/events", headers?: Record<string, string>) => {
+    const reader = await SseReader.open(`${t.url}${path}`, headers);
+    readers.push(reader);
+    return reader;
+  };
+  afterEach(async () => {
+    for (const reader of readers.splice(0)) reader.close();
+    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
+    await t?.close();
+  });
+
+  it("sends a snapshot, then upsert and remove for a real session", async () => {
+    t = await startCollector({ sseCoalesceMs: 20 });
+    const existing = await join(t.wsUrl, { project: "A" });
+    const reader = await open();
+    const snapshot = await reader.waitFor((event) => event.type === "snapshot");
+    expect((JSON.parse(snapshot.data) as { id: string }[]).map((s) => s.id)).toEqual([existing.welcome!.sessionId]);
+
+    const agent = await join(t.wsUrl, { project: "B" });
+    const id = agent.welcome!.sessionId;
+    const upsert = await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).id === id);
+    expect(JSON.parse(upsert.data)).toMatchObject({ id, project: "B", activePages: 1, pageIds: [agent.pageId] });
+
+    agent.report("/checkout", 500);
+    await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).totalBytesSent === 500);
+
+    await t.collector.closeSession(id);
+    const remove = await reader.waitFor((event) => event.type === "remove");
+    expect(JSON.parse(remove.data)).toEqual({ id, reason: "closed" });
+  });
+
+  it("applies the query's filters, and removes a session that stops matching", async () => {
+    t = await startCollector({ sseCoalesceMs: 20 });
+    const reader = await open("/api/v1/events?projectFilter=Al*");
+    await reader.waitFor((event) => event.type === "snapshot");
+    const other = await join(t.wsUrl, { project: "Beta" });
+    const match = await join(t.wsUrl, { project: "Alpha" });
+    await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).id === match.welcome!.sessionId);
+    other.report("/x", 10);
+    match.report("/y", 10);
+    await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).totalBytesSent === 10);
+    expect(reader.events.some((event) => event.data.includes(other.welcome!.sessionId))).toBe(false);
+  });
+
+  it("coalesces a burst of changes of one session into few updates", async () => {
+    t = await startCollector({ sseCoalesceMs: 200, maxMessagesPerWindow: 1_000 });
+    const reader = await open();
+    await reader.waitFor((event) => event.type === "snapshot");
+    const agent = await join(t.wsUrl);
+    for (let i = 0; i < 100; i++) agent.heartbeat(1);
+    await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).totalBytesSent === 100);
+    // 100 changes in well under a second: at most a handful of upserts.
+    expect(reader.events.filter((event) => event.type === "upsert").length).toBeLessThan(20);
+  });
+
+  it("sends comment heartbeats and a fresh snapshot to a client that reconnects", async () => {
+    t = await startCollector({ sseHeartbeatMs: 30 });
+    const agent = await join(t.wsUrl);
+    const first = await open();
+    await first.waitFor((event) => event.type === "snapshot");
+    await eventually(() => expect(first.comments).toBeGreaterThan(0));
+    first.close();
+    const second = await open();
+    const snapshot = await second.waitFor((event) => event.type === "snapshot");
+    expect(JSON.parse(snapshot.data)[0].id).toBe(agent.welcome!.sessionId);
+  });
+
+  it("counts subscribers in /metrics and needs the API token when one is set", async () => {
+    t = await startCollector({ apiToken: "tok" });
+    expect((await open()).status).toBe(401);
+    const reader = await open("/api/v1/events", { authorization: "Bearer tok" });
+    await reader.waitFor((event) => event.type === "snapshot");
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/^sessionlens_sse_subscribers 1$/m);
+  });
+});

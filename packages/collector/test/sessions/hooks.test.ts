@@ -1,0 +1,107 @@
+import type { SessionInfo } from "@sessionlens/shared";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { TestAgent } from "../helpers/agent.js";
+import { eventually, pageDropped, startCollector, type TestCollector } from "../helpers/collector.js";
+import { SignJWT } from "jose";
+
+describe("lifecycle hooks", () => {
+  let t: TestCollector;
+  const agents: TestAgent[] = [];
+  const join = async (...args: Parameters<typeof TestAgent.join>) => {
+    const agent = await TestAgent.join(...args);
+    agents.push(agent);
+    return agent;
+  };
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
+    await t?.close();
+  });
+
+  function record(events: string[]) {
+    t.collector.on("sessionStart", (s) => void events.push(`sessionStart ${s.id}`));
+    t.collector.on("pageStart", (s, pageId) => void events.push(`pageStart ${s.id} ${pageId}`));
+    t.collector.on("pageEnd", (s, pageId, reason) => void events.push(`pageEnd ${s.id} ${pageId} ${reason}`));
+    t.collector.on("sessionEnd", (s, reason) => void events.push(`sessionEnd ${s.id} ${reason}`));
+    t.collector.on("login", (s) => void events.push(`login ${s.id} ${s.username}`));
+    t.collector.on("logout", (s) => void events.push(`logout ${s.id} ${s.username}`));
+  }
+
+  it("fire once each, with the session's info and the end reason: ended by the agent", async () => {
+    const secret = "hook-secret";
+    t = await startCollector({ identitySecret: secret });
+    const events: string[] = [];
+    record(events);
+    const starts: SessionInfo[] = [];
+    t.collector.on("sessionStart", (s) => void starts.push(s));
+    const token = await new SignJWT({ sub: "billy" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(Math.floor(t.clock.now() / 1000) + 600)
+      .sign(new TextEncoder().encode(secret));
+    const agent = await join(t.wsUrl, { token });
+    const id = agent.welcome!.sessionId;
+    agent.token(null);
+    await eventually(() => expect(events).toContain(`logout ${id} Unauthenticated`));
+    agent.bye();
+    await agent.close(1001);
+    await eventually(() => expect(events).toContain(`pageEnd ${id} ${agent.pageId} bye`));
+    t.clock.advance(61_000);
+    await eventually(() => expect(events).toContain(`sessionEnd ${id} ended`));
+    expect(events).toEqual([
+      `sessionStart ${id}`,
+      `pageStart ${id} ${agent.pageId}`,
+      `login ${id} billy`,
+      `logout ${id} Unauthenticated`,
+      `pageEnd ${id} ${agent.pageId} bye`,
+      `sessionEnd ${id} ended`,
+    ]);
+    expect(starts[0]).toMatchObject({ id, project: "MyProject", activePages: 1, pageIds: [agent.pageId] });
+  });
+
+  it("report timeout for a session whose pages dropped, and closed for one closed by command", async () => {
+    t = await startCollector();
+    const events: string[] = [];
+    record(events);
+    const dropped = await join(t.wsUrl);
+    const closed = await join(t.wsUrl);
+    await dropped.drop();
+    await pageDropped(t.collector, dropped.welcome!.sessionId, dropped.pageId);
+    await t.collector.closeSession(closed.welcome!.sessionId);
+    t.clock.advance(15_500);
+    await eventually(() => expect(events).toContain(`pageEnd ${dropped.welcome!.sessionId} ${dropped.pageId} grace`));
+    t.clock.advance(60_500);
+    await eventually(() => expect(events).toContain(`sessionEnd ${dropped.welcome!.sessionId} timeout`));
+    expect(events.filter((event) => event.startsWith("sessionEnd"))).toEqual([
+      `sessionEnd ${closed.welcome!.sessionId} closed`,
+      `sessionEnd ${dropped.welcome!.sessionId} timeout`,
+    ]);
+    expect(events).toContain(`pageEnd ${closed.welcome!.sessionId} ${closed.pageId} session-ended`);
+  });
+
+  it("a throwing, rejecting or removed handler changes nothing", async () => {
+    const logged: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void logged.push(line) });
+    t = await startCollector({ logger });
+    const seen: string[] = [];
+    t.collector.on("sessionStart", () => {
+      throw new Error("boom");
+    });
+    t.collector.on("sessionStart", async () => {
+      throw new Error("async boom");
+    });
+    const off = t.collector.on("sessionStart", () => void seen.push("removed"));
+    off();
+    t.collector.on("sessionStart", (s) => void seen.push(s.id));
+    const agent = await join(t.wsUrl);
+    agent.heartbeat(10);
+    await eventually(() => expect(seen).toEqual([agent.welcome!.sessionId]));
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.totalBytesSent).toBe(10));
+    await eventually(() => expect(logged.join("")).toContain("a lifecycle handler threw"));
+    await eventually(() => expect(logged.join("")).toContain("a lifecycle handler rejected"));
+  });
+
+  it("refuses unknown event names", async () => {
+    t = await startCollector();
+    expect(() => t.collector.on("nope" as "login", () => {})).toThrow(/unknown collector event/);
+  });
+});
