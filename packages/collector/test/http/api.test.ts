@@ -64,7 +64,7 @@ describe("HTTP API", () => {
     });
     const response = await api(`/api/v1/sessions/${agent.welcome!.sessionId}`);
     expect(response.status).toBe(200);
-    const details = (await response.json()) as Record<string, any>;
+    const details = (await response.json()) as Record<string, unknown>;
     expect(details).toMatchObject({
       id: agent.welcome!.sessionId,
       sessionScope: "ios",

@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/index.js";
+import type { CliIo } from "../../src/cli/io.js";
+import { TestAgent } from "../helpers/agent.js";
+import { eventually, startCollector, tempDir, type TestCollector } from "../helpers/collector.js";
+
+function capture(env: NodeJS.ProcessEnv = {}, signal?: AbortSignal) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { stdout: { write: (text: string) => out.push(text) }, stderr: { write: (text: string) => err.push(text) }, env, signal };
+  return { io, out: () => out.join(""), err: () => err.join("") };
+}
+
+describe("sessionlens sessions / close", () => {
+  let t: TestCollector;
+  const agents: TestAgent[] = [];
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
+    await t?.close();
+  });
+
+  it("--json prints exactly the HTTP array", async () => {
+    t = await startCollector();
+    agents.push(await TestAgent.join(t.wsUrl, { bytes: 5 }));
+    const run = capture();
+    expect(await main(["sessions", "--json", "--url", t.url], run.io)).toBe(0);
+    const http = await (await fetch(`${t.url}/api/v1/sessions`)).json();
+    expect(JSON.parse(run.out())).toEqual(http);
+    expect(run.err()).toBe("");
+  });
+
+  it("prints a table with totals, and filters", async () => {
+    t = await startCollector();
+    agents.push(await TestAgent.join(t.wsUrl, { project: "Alpha" }));
+    agents.push(await TestAgent.join(t.wsUrl, { project: "Beta", scope: "ios" }));
+    t.clock.advance(65_000);
+    const all = capture();
+    expect(await main(["sessions", "--url", t.url], all.io)).toBe(0);
+    const lines = all.out().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+USERNAME\s+AUTH\s+PROJECT\s+SCOPE\s+PAGES\s+UPTIME\s+LAST COMM\s+ADDRESS\s+SENT$/);
+    expect(all.out()).toContain("Unauthenticated");
+    expect(all.out()).toContain("1m 05s");
+    expect(all.out()).toContain("2 sessions (1 browser, 1 ios), 2 pages");
+    const filtered = capture();
+    expect(await main(["sessions", "--project", "Al*", "--url", t.url], filtered.io)).toBe(0);
+    expect(filtered.out()).toContain("Alpha");
+    expect(filtered.out()).not.toContain("Beta");
+    const none = capture();
+    expect(await main(["sessions", "--username", "nobody", "--url", t.url], none.io)).toBe(0);
+    expect(none.out()).toBe("No sessions.\n");
+  });
+
+  it("reads flags from SESSIONLENS_* environment variables and sends the token", async () => {
+    t = await startCollector({ apiToken: "tok" });
+    const denied = capture({ SESSIONLENS_URL: t.url });
+    expect(await main(["sessions"], denied.io)).toBe(1);
+    expect(denied.err()).toContain("401");
+    const allowed = capture({ SESSIONLENS_URL: t.url, SESSIONLENS_TOKEN: "tok", SESSIONLENS_JSON: "true" });
+    expect(await main(["sessions"], allowed.io)).toBe(0);
+    expect(allowed.out()).toBe("[]\n");
+    const apiTokenFallback = capture({ SESSIONLENS_URL: t.url, SESSIONLENS_API_TOKEN: "tok" });
+    expect(await main(["sessions", "--json"], apiTokenFallback.io)).toBe(0);
+  });
+
+  it("close closes a session (exit 0) and reports an unknown one (exit 1)", async () => {
+    t = await startCollector();
+    const agent = await TestAgent.join(t.wsUrl);
+    agents.push(agent);
+    const run = capture();
+    expect(await main(["close", agent.welcome!.sessionId, "--message", "bye", "--url", t.url], run.io)).toBe(0);
+    expect(run.out()).toContain(`closed session ${agent.welcome!.sessionId}`);
+    expect((await agent.closed).code).toBe(4000);
+    expect(agent.frames.find((frame) => frame.type === "closeSession")).toEqual({ type: "closeSession", message: "bye" });
+    const again = capture();
+    expect(await main(["close", agent.welcome!.sessionId, "--url", t.url], again.io)).toBe(1);
+    expect(again.err()).toContain("no session");
+  });
+
+  it("exits 1 when the collector cannot be reached", async () => {
+    const run = capture();
+    expect(await main(["sessions", "--url", "http://127.0.0.1:1"], run.io)).toBe(1);
+    expect(run.err()).toMatch(/cannot reach the collector/);
+  });
+});
+
+describe("sessionlens usage", () => {
+  it.each([
+    [[], "a command is required"],
+    [["nope"], "unknown command"],
+    [["sessions", "--bogus"], "Unknown option"],
+    [["close"], "the session id is required"],
+    [["close", "a", "b"], "unexpected argument"],
+    [["serve", "--store", "redis"], "not available in this release"],
+    [["serve", "--store", "disk"], "--store must be memory or redis"],
+    [["serve", "--session-timeout", "soon"], "--session-timeout"],
+    [["serve", "--port", "http"], "--port"],
+  ])("%j exits 2 with a message on stderr", async (argv, message) => {
+    const run = capture();
+    expect(await main(argv, run.io)).toBe(2);
+    expect(run.err()).toContain(message);
+    expect(run.out()).toBe("");
+  });
+
+  it("a bad duration in the environment is a usage error too", async () => {
+    const run = capture({ SESSIONLENS_PAGE_GRACE: "-1" });
+    expect(await main(["serve"], run.io)).toBe(2);
+    expect(run.err()).toContain("--page-grace");
+  });
+
+  it("--help lists every flag with its environment variable", async () => {
+    const run = capture();
+    expect(await main(["serve", "--help"], run.io)).toBe(0);
+    for (const flag of ["host", "port", "store", "redis-url", "identity-secret", "api-token", "allowed-origins", "trust-proxy", "session-timeout", "page-grace", "secret", "data-dir"]) {
+      expect(run.out()).toContain(`--${flag}`);
+      expect(run.out()).toContain(`SESSIONLENS_${flag.replace(/-/g, "_").toUpperCase()}`);
+    }
+  });
+});
+
+describe("sessionlens serve", () => {
+  it("starts with defaults from the environment, logs JSON lines with where it listens, and stops gracefully", async () => {
+    const dir = await tempDir();
+    const stop = new AbortController();
+    const run = capture({ SESSIONLENS_PORT: "0", SESSIONLENS_DATA_DIR: dir.path, SESSIONLENS_API_TOKEN: "never-logged" }, stop.signal);
+    const exit = main(["serve"], run.io);
+    const listening = await eventually(() => {
+      const line = run.out().split("\n").find((candidate) => candidate.includes("listening on"));
+      expect(line).toBeDefined();
+      return JSON.parse(line!) as { url: string; msg: string };
+    });
+    expect(listening.msg).toMatch(/^SessionLens collector listening on http:\/\/127\.0\.0\.1:\d+/);
+    const agent = await TestAgent.join(listening.url.replace("http", "ws") + "/ws", { bytes: 42 });
+    const list = capture({ SESSIONLENS_API_TOKEN: "never-logged" });
+    expect(await main(["sessions", "--json", "--url", listening.url], list.io)).toBe(0);
+    const [session] = JSON.parse(list.out()) as { id: string; totalBytesSent: number; pageIds: string[] }[];
+    expect(session).toMatchObject({ id: agent.welcome!.sessionId, totalBytesSent: 42, pageIds: [agent.pageId] });
+    stop.abort();
+    expect(await exit).toBe(0);
+    expect((await agent.closed).code).toBe(1001);
+    for (const line of run.out().trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
+    expect(run.out()).not.toContain("never-logged");
+    await dir.remove();
+  });
+
+  it("exits 1 when the port is taken", async () => {
+    const t = await startCollector();
+    const dir = await tempDir();
+    const run = capture({ SESSIONLENS_DATA_DIR: dir.path });
+    expect(await main(["serve", "--port", new URL(t.url).port, "--log-level", "silent"], run.io)).toBe(1);
+    expect(run.err()).toContain("already in use");
+    await t.close();
+    await dir.remove();
+  });
+});
