@@ -15,7 +15,10 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "bench/test/**/*.test.ts"],
+    include: [
+      "packages/*/test/**/*.test.ts",
+      "packages/collector/status-page/test/**/*.test.ts",
+      "examples/*/test/**/*.test.ts", "bench/test/**/*.test.ts"],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Two cores here: keep heavy suites (browsers, load) from starving each other.

@@ -1,5 +1,95 @@
-// The main command. The collector and the demo gateway are not built yet;
-// say so plainly instead of pretending.
-console.log(`SessionLens: the foundation (protocol, codec, validation) is in place.
-The collector and the demo gateway are not built yet, so there is nothing to start.
-Run the tests with: npx -y pnpm@10 test`);
+#!/usr/bin/env node
+// `pnpm start`: the collector (embedded in-memory store, data in .sessionlens/)
+// and the demo gateway side by side, each its own process, with their URLs
+// printed. Ctrl-C stops both cleanly.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dataDir = process.env.SESSIONLENS_DATA_DIR ?? join(root, ".sessionlens");
+const collectorHost = process.env.SESSIONLENS_HOST ?? "127.0.0.1";
+const collectorPort = process.env.SESSIONLENS_PORT ?? "8787";
+const demoPort = process.env.DEMO_PORT ?? "3000";
+
+const required = [
+  "packages/collector/dist/cli/index.js",
+  "packages/agent/dist/sessionlens-agent.iife.js",
+  "examples/gateway-demo/dist/main.js",
+  "examples/gateway-demo/dist/web/index.html",
+];
+const missing = required.filter((file) => !existsSync(join(root, file)));
+if (missing.length > 0) {
+  console.error(`start: not built yet (${missing.join(", ")} missing); run: npx -y pnpm@10 build`);
+  process.exit(1);
+}
+
+// The identity secret is shared by the gateway (signs logins) and the collector
+// (verifies them). Kept in the data dir so logins survive a restart.
+mkdirSync(dataDir, { recursive: true });
+const secretFile = join(dataDir, "demo-identity-secret");
+if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
+const identitySecret = process.env.SESSIONLENS_IDENTITY_SECRET ?? readFileSync(secretFile, "utf8").trim();
+
+const collectorUrl = `http://${collectorHost}:${collectorPort}`;
+const env = { ...process.env, SESSIONLENS_IDENTITY_SECRET: identitySecret };
+const children = [];
+
+function run(name, args, extraEnv) {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  const prefix = (stream, out) =>
+    stream.on("data", (chunk) => {
+      for (const line of chunk.toString().split("\n")) if (line) out.write(`[${name}] ${line}\n`);
+    });
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
+  child.on("exit", (code, signal) => {
+    if (!stopping) {
+      console.error(`[${name}] exited (${signal ?? code}); stopping the demo`);
+      stop(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+run("collector", [
+  "packages/collector/bin/sessionlens.js",
+  "serve",
+  "--host", collectorHost,
+  "--port", collectorPort,
+  "--data-dir", dataDir,
+]);
+run("gateway", ["examples/gateway-demo/dist/main.js"], { SESSIONLENS_URL: collectorUrl, DEMO_PORT: demoPort });
+
+setTimeout(() => {
+  if (stopping) return;
+  console.log(`
+  SessionLens demo is running
+    demo app (runs the agent):   http://127.0.0.1:${demoPort}/
+    plain IIFE page:             http://127.0.0.1:${demoPort}/plain/
+    collector status page:       ${collectorUrl}/
+    sessions API:                ${collectorUrl}/api/v1/sessions
+    command line:                node packages/collector/bin/sessionlens.js sessions
+  Open the demo app in two tabs, sign in, send an order, and watch the status page. Ctrl-C stops both.
+`);
+}, 1500).unref();
+
+let stopping = false;
+function stop(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+  const force = setTimeout(() => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    process.exit(code || 1);
+  }, 10_000);
+  force.unref();
+  Promise.all(children.map((child) => (child.exitCode !== null ? null : new Promise((r) => child.on("exit", r))))).then(() =>
+    process.exit(code),
+  );
+}
+process.on("SIGINT", () => stop(0));
+process.on("SIGTERM", () => stop(0));
