@@ -1,0 +1,189 @@
+// Turns raw results into verdict rows (figure, measured, target, PASS/MISS)
+// and the Markdown table of RESULTS.md.
+import { median, round } from "./stats.mjs";
+
+const KB = 1024;
+
+const fmtUs = (v) => (Number.isFinite(v) ? `${round(v, 2)} µs` : "n/a");
+const fmtMs = (v) => (Number.isFinite(v) ? `${round(v, 3)} ms` : "n/a");
+const fmtBytes = (v) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString("en-US")} B` : "n/a");
+const fmtMiB = (v) => (Number.isFinite(v) ? `${round(v / 1024 / 1024, 0).toLocaleString("en-US")} MiB` : "n/a");
+const fmtRatio = (v) => (Number.isFinite(v) ? `${round(v, 2)}x` : "n/a");
+
+function verdict(ok) {
+  if (ok === null || ok === undefined) return "n/a";
+  return ok ? "PASS" : "MISS";
+}
+
+/** Median over repetitions of each (server, pages) ingest run. */
+export function aggregateIngest(runs) {
+  const groups = new Map();
+  for (const run of runs) {
+    if (run.error) continue;
+    const key = `${run.server}:${run.pagesRequested}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(run);
+  }
+  const out = {};
+  for (const [key, list] of groups) {
+    out[key] = {
+      server: list[0].server,
+      pagesRequested: list[0].pagesRequested,
+      pages: Math.min(...list.map((r) => r.pages)),
+      reps: list.length,
+      cpuPerHeartbeatUs: median(list.map((r) => r.cpuPerHeartbeatUs)),
+      cpuPerHeartbeatUsAll: list.map((r) => r.cpuPerHeartbeatUs),
+      heapPerPage: median(list.map((r) => r.memory.heapPerPage)),
+      rssPerPage: median(list.map((r) => r.memory.rssPerPage)),
+      rssBase: median(list.map((r) => r.memory.before.rss)),
+      heartbeatRate: median(list.map((r) => r.heartbeatRate)),
+      cpuUtilisation: median(list.map((r) => r.cpuUtilisation)),
+    };
+  }
+  return out;
+}
+
+/** Every figure of the issue as a row: what was measured, the target, the verdict. */
+export function verdictRows(results) {
+  const rows = [];
+  const add = (section, figure, measured, target, ok, detail = "") => rows.push({ section, figure, measured, target, verdict: verdict(ok), detail });
+  const error = (section, figure, message) => rows.push({ section, figure, measured: "ERROR", target: "", verdict: "ERROR", detail: message });
+
+  // 1 and 2: ingest and memory
+  const agg = results.ingest?.aggregate ?? {};
+  for (const tier of results.config?.ingestPages ?? []) {
+    const a = agg[`ws:${tier}`];
+    const b = agg[`collector:${tier}`];
+    const c = agg[`socketio:${tier}`];
+    const label = `${tier.toLocaleString("en-US")} pages`;
+    const pagesNote = [a, b, c].some((x) => x && x.pages < tier) ? ` (measured at ${Math.min(...[a, b, c].filter(Boolean).map((x) => x.pages)).toLocaleString("en-US")}: see notes)` : "";
+    if (!a || !b || !c) {
+      error("1. Ingest", `CPU per heartbeat, ${label}`, `missing runs: ${[!a && "(a)", !b && "(b)", !c && "(c)"].filter(Boolean).join(" ")}; see results.ingest.errors`);
+    }
+    if (a && b) {
+      const r = b.cpuPerHeartbeatUs / a.cpuPerHeartbeatUs;
+      add("1. Ingest", `(b)/(a) CPU per heartbeat, ${label}${pagesNote}`, `${fmtRatio(r)} (b ${fmtUs(b.cpuPerHeartbeatUs)}, a ${fmtUs(a.cpuPerHeartbeatUs)})`, "<= 1.3x", r <= 1.3);
+    }
+    if (b && c) {
+      const r = b.cpuPerHeartbeatUs / c.cpuPerHeartbeatUs;
+      add("1. Ingest", `(b)/(c) CPU per heartbeat, ${label}${pagesNote}`, `${fmtRatio(r)} (b ${fmtUs(b.cpuPerHeartbeatUs)}, c ${fmtUs(c.cpuPerHeartbeatUs)})`, "<= 0.5x", r <= 0.5);
+    }
+    if (a && c) {
+      add("1. Ingest", `(a)/(c) CPU per heartbeat, ${label} (context: the floor vs Socket.IO)`, fmtRatio(a.cpuPerHeartbeatUs / c.cpuPerHeartbeatUs), "-", null);
+    }
+    if (a && b) {
+      const extra = b.heapPerPage - a.heapPerPage;
+      add("2. Memory", `heap per page (b) - (a), ${label}${pagesNote}`, `${fmtBytes(extra)} (b ${fmtBytes(b.heapPerPage)}, a ${fmtBytes(a.heapPerPage)})`, "<= 1,024 B", extra <= KB);
+    }
+    if (b && c) {
+      const rh = b.heapPerPage / c.heapPerPage;
+      add("2. Memory", `(b)/(c) heap per page, ${label}`, `${fmtRatio(rh)} (c ${fmtBytes(c.heapPerPage)})`, "<= 0.5x", rh <= 0.5);
+      const rr = b.rssPerPage / c.rssPerPage;
+      add("2. Memory", `(b)/(c) RSS per page, ${label}`, `${fmtRatio(rr)} (b ${fmtBytes(b.rssPerPage)}, c ${fmtBytes(c.rssPerPage)})`, "<= 0.5x", rr <= 0.5);
+    }
+    if (a && b && c && tier === Math.max(...results.config.ingestPages)) {
+      for (const [name, x] of [["(a)", a], ["(b)", b], ["(c)", c]]) {
+        add("2. Memory", `RSS at 100,000 pages, ${name} (extrapolated from ${label})`, fmtMiB(x.rssBase + 100_000 * x.rssPerPage), "stated", null);
+      }
+    }
+  }
+  for (const e of results.ingest?.errors ?? []) error("1. Ingest", `${e.server} at ${e.pages} pages`, e.error);
+
+  // 3: query latency
+  const q = results.query;
+  if (q?.error) error("3. Query", "getSessionInfo latency", q.error);
+  else if (q) {
+    const ip = q.inProcess;
+    add("3. Query", `in-process p99, by username (${q.matches.username} matches)`, fmtMs(ip.username.p99), "<= 1 ms", ip.username.p99 <= 1);
+    const scan = ip.unfiltered.p99;
+    add("3. Query", "in-process p99 by username / full scan (unfiltered) p99", `${round(ip.username.p99 / scan, 4)} (scan ${fmtMs(scan)})`, "<= 0.05", ip.username.p99 / scan <= 0.05);
+    for (const name of ["username", "project", "both", "wildcard"]) {
+      const h = q.http[name];
+      add("3. Query", `HTTP p99, ${name} (${q.matches[name]} matches)`, fmtMs(h.p99), "<= 20 ms", h.p99 <= 20);
+    }
+    const s = q.streaming;
+    const streamed = s.chunked && s.largestWriteBytes <= 1024 * 1024;
+    add(
+      "3. Query",
+      `unfiltered HTTP answer (${q.sessions.toLocaleString("en-US")} sessions, ${fmtMiB(s.bodyBytes)}) streamed`,
+      `largest single write ${fmtBytes(s.largestWriteBytes)} in ${s.writes.toLocaleString("en-US")} writes; ${s.chunked ? "chunked" : `Content-Length ${s.contentLength}`}; first byte ${fmtMs(s.ttfbMs)}, last ${fmtMs(s.totalMs)}`,
+      "no giant string (largest write <= 1 MiB, chunked)",
+      streamed,
+    );
+  }
+
+  // 4: reconnect storm
+  const st = results.storm;
+  if (st?.error) error("4. Reconnect storm", "resume time", st.error);
+  else if (st) {
+    const r = st.resumeAllMs / st.baselineAcceptMs;
+    add(
+      "4. Reconnect storm",
+      `all ${st.agents.toLocaleString("en-US")} sessions resumed / bare ws accepting ${st.agents.toLocaleString("en-US")} connections`,
+      `${fmtRatio(r)} (${fmtMs(st.resumeAllMs)} vs ${fmtMs(st.baselineAcceptMs)})`,
+      "<= 1.5x",
+      r <= 1.5,
+    );
+    add("4. Reconnect storm", "sessions lost (new id or never resumed)", String(st.lost), "0", st.lost === 0);
+  }
+
+  // 5: agent cost
+  const sz = results.size;
+  if (sz?.error) error("5. Agent cost", "bundle sizes", sz.error);
+  else if (sz) {
+    const ours = sz.ours.iife;
+    const peers = sz.peers.filter((p) => !p.error);
+    if (ours.error) error("5. Agent cost", "SessionLens IIFE min+gzip", ours.error);
+    else {
+      add("5. Agent cost", "SessionLens IIFE, min+gzip -9", fmtBytes(ours.gzipBytes), "<= 16 KB (16,384 B)", ours.gzipBytes <= 16 * KB);
+      const smallest = peers.reduce((m, p) => (p.gzipBytes < m.gzipBytes ? p : m), peers[0] ?? { gzipBytes: Infinity, name: "none" });
+      add("5. Agent cost", `smaller than every peer (smallest: ${smallest.name}, ${fmtBytes(smallest.gzipBytes)})`, `${fmtRatio(ours.gzipBytes / smallest.gzipBytes)} of the smallest`, "< 1x of each", peers.every((p) => ours.gzipBytes < p.gzipBytes));
+    }
+    for (const p of sz.peers) {
+      if (p.error) error("5. Agent cost", p.name, p.error);
+      else add("5. Agent cost", `${p.name}, min+gzip -9`, fmtBytes(p.gzipBytes), "-", null);
+    }
+  }
+  const w = results.wire;
+  if (w?.error) error("5. Agent cost", "wire bytes", w.error);
+  else if (w) {
+    const hb = w.agent?.heartbeatWire ?? w.codec.heartbeatWire;
+    const source = w.agent?.heartbeatWire ? "real agent" : "shared codec";
+    add("5. Agent cost", `bytes on the wire per heartbeat (${source}; payload ${w.agent?.heartbeatPayload ?? w.codec.heartbeatPayload} B + WebSocket header)`, fmtBytes(hb), "<= 64 B", hb <= 64);
+    add("5. Agent cost", "bytes on the wire per hello (desktop Chrome UA, no token)", fmtBytes(w.codec.helloWire), "-", null);
+    if (w.agent?.helloWire) add("5. Agent cost", "bytes on the wire per hello (real agent in Node)", fmtBytes(w.agent.helloWire), "-", null);
+    add("5. Agent cost", "bytes on the wire per hello with resume credential + JWT", fmtBytes(w.codec.helloResumeTokenWire), "-", null);
+    if (w.agent?.error) error("5. Agent cost", "real agent frames", w.agent.error);
+    if (w.socketIo && !w.socketIo.error) add("5. Agent cost", "Socket.IO event with the same heartbeat fields (context)", fmtBytes(w.socketIo.heartbeat), "-", null);
+  }
+
+  rows.push({ section: "6. Redis store", figure: "ingest with Redis store vs in-memory", measured: "not measured", target: "<= 2x", verdict: "n/a", detail: "there is no Redis store in this release" });
+  return rows;
+}
+
+export function markdownTable(rows) {
+  const lines = ["| benchmark | figure | measured | target | verdict |", "| --- | --- | --- | --- | --- |"];
+  for (const row of rows) {
+    const detail = row.detail ? ` — ${row.detail}` : "";
+    lines.push(`| ${row.section} | ${row.figure} | ${row.measured}${detail} | ${row.target} | **${row.verdict}** |`);
+  }
+  return lines.join("\n");
+}
+
+/** Raw per-run figures, so a reader can see every repetition. */
+export function ingestTable(results) {
+  const lines = [
+    "| server | pages | rep | heartbeats/s | server CPU | CPU per heartbeat | heap per page | RSS per page | connect time | failures |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  const rep = new Map();
+  for (const r of results.ingest?.runs ?? []) {
+    if (r.error) continue;
+    const key = `${r.server}:${r.pagesRequested}`;
+    rep.set(key, (rep.get(key) ?? 0) + 1);
+    lines.push(
+      `| ${r.label} | ${r.pages.toLocaleString("en-US")} | ${rep.get(key)} | ${r.heartbeatRate.toLocaleString("en-US")} | ${round(r.cpuUtilisation * 100, 1)} % | ${fmtUs(r.cpuPerHeartbeatUs)} | ${fmtBytes(r.memory.heapPerPage)} | ${fmtBytes(r.memory.rssPerPage)} | ${fmtMs(r.connectMs)} | ${r.connectFailures + r.closedUnexpectedly} |`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,256 @@
+#!/usr/bin/env node
+// SessionLens benchmarks: `node bench/run.mjs` (full) or `--quick` (smoke run).
+// Writes bench/results/latest.json and bench/results/latest.md and prints the
+// verdict table. See bench/README.md.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { cpus, freemem, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { aggregateIngest, ingestTable, markdownTable, verdictRows } from "./lib/report.mjs";
+
+const benchDir = fileURLToPath(new URL(".", import.meta.url));
+const rootDir = join(benchDir, "..");
+const resultsDir = join(benchDir, "results");
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    "no-build": { type: "boolean", default: false },
+    reps: { type: "string" },
+    out: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(`usage: node bench/run.mjs [--quick] [--only ingest,query,storm,size,wire] [--reps N] [--no-build] [--out FILE.json]
+
+  --quick     smoke run (small sizes, short windows; under 3 minutes): checks that every
+              benchmark runs and produces numbers, not that targets are met
+  --only      run only these benchmarks
+  --reps      repetitions of each ingest run (median is reported); default 2 full, 1 quick
+  --no-build  never run "pnpm -r build"; fail if a package is not built
+  --out       write the JSON here instead of bench/results/latest.json`);
+  process.exit(0);
+}
+
+const FULL = {
+  mode: "full",
+  ingestPages: [5_000, 20_000],
+  ingestServers: ["ws", "collector", "socketio"],
+  heartbeatIntervalMs: 2_000,
+  warmupMs: 5_000,
+  measureMs: 20_000,
+  reps: 2,
+  query: { sessions: 100_000, users: 1_000, projects: 50, iterations: 2_000, scanIterations: 40, httpRequests: 400, httpScanRequests: 10 },
+  storm: { agents: 10_000, deadlineMs: 120_000 },
+};
+const QUICK = {
+  mode: "quick",
+  ingestPages: [200],
+  ingestServers: ["ws", "collector", "socketio"],
+  heartbeatIntervalMs: 1_000,
+  warmupMs: 1_000,
+  measureMs: 2_000,
+  reps: 1,
+  query: { sessions: 5_000, users: 50, projects: 10, iterations: 200, scanIterations: 5, httpRequests: 40, httpScanRequests: 2 },
+  storm: { agents: 200, deadlineMs: 30_000 },
+};
+const config = { ...(flags.quick ? QUICK : FULL) };
+if (flags.reps) config.reps = Math.max(1, Number(flags.reps));
+const ALL = ["wire", "size", "query", "ingest", "storm"];
+const selected = flags.only ? flags.only.split(",").map((s) => s.trim()) : ALL;
+for (const name of selected) if (!ALL.includes(name)) fail(2, `unknown benchmark "${name}"; choose from ${ALL.join(", ")}`);
+
+function fail(code, message) {
+  console.error(`bench: ${message}`);
+  process.exit(code);
+}
+
+const log = (message) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+// --------------------------------------------------------------------------
+// The packages under test must be built (the benchmark runs their dist/).
+
+function newestMtime(dir) {
+  let newest = 0;
+  if (!existsSync(dir)) return 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function buildState() {
+  const packages = {
+    shared: { entry: "packages/shared/dist/index.js", src: "packages/shared/src" },
+    collector: { entry: "packages/collector/dist/index.js", src: "packages/collector/src" },
+    agent: { entry: "packages/agent/dist/index.js", src: "packages/agent/src", iife: "packages/agent/dist/sessionlens-agent.iife.js" },
+  };
+  const state = {};
+  for (const [name, p] of Object.entries(packages)) {
+    const entry = join(rootDir, p.entry);
+    const built = existsSync(entry) && (!p.iife || existsSync(join(rootDir, p.iife)));
+    const srcExists = existsSync(join(rootDir, p.src)) && readdirSync(join(rootDir, p.src)).length > 0;
+    const stale = built && newestMtime(join(rootDir, p.src)) > statSync(entry).mtimeMs;
+    state[name] = { built, stale, srcExists };
+    // A developer may point the benchmark at another build (see README).
+    const override = { collector: "BENCH_COLLECTOR_MODULE", agent: "BENCH_AGENT_MODULE" }[name];
+    if (override && process.env[override]) state[name] = { built: true, stale: false, srcExists: true, override: process.env[override] };
+  }
+  return state;
+}
+
+function ensureBuilt() {
+  let state = buildState();
+  const needs = Object.entries(state).filter(([, s]) => s.srcExists && (!s.built || s.stale));
+  if (needs.length > 0 && !flags["no-build"]) {
+    log(`building the workspace (pnpm -r build): ${needs.map(([n, s]) => `${n} ${s.built ? "stale" : "not built"}`).join(", ")}`);
+    const result = spawnSync("pnpm", ["-r", "--workspace-concurrency=1", "build"], { cwd: rootDir, stdio: "inherit" });
+    if (result.status !== 0) {
+      console.error("bench: `pnpm -r build` failed; the benchmarks that need the collector or the agent will report ERROR.");
+    }
+    state = buildState();
+  }
+  return state;
+}
+
+// --------------------------------------------------------------------------
+
+function machine() {
+  let gitCommit = null;
+  try {
+    gitCommit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: rootDir, encoding: "utf8" }).trim();
+  } catch {
+    // not a git checkout
+  }
+  let cpuModel = cpus()[0]?.model ?? "unknown";
+  try {
+    cpuModel = readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ?? cpuModel;
+  } catch {
+    // not Linux
+  }
+  let nproc = cpus().length;
+  try {
+    nproc = Number(execFileSync("nproc", { encoding: "utf8" }).trim());
+  } catch {
+    // no nproc
+  }
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    nproc,
+    cpuModel,
+    memTotalGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    memFreeGiBAtStart: Math.round((freemem() / 2 ** 30) * 10) / 10,
+    loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+    gitCommit,
+  };
+}
+
+async function main() {
+  const started = Date.now();
+  mkdirSync(resultsDir, { recursive: true });
+  const runId = new Date().toISOString().replace(/[:.]/g, "-");
+  const logDir = join(resultsDir, "logs", runId);
+  mkdirSync(logDir, { recursive: true });
+  const results = { meta: machine(), config: { ...config, selected }, build: null };
+  log(`${config.mode} run: ${selected.join(", ")}; node ${results.meta.node}, ${results.meta.nproc} cores, load ${results.meta.loadAverageAtStart.join(" ")}`);
+  results.build = ensureBuilt();
+
+  const needCollector = results.build.collector.built ? null : "the collector is not built (packages/collector/dist/index.js missing); run pnpm -r build";
+  const guard = async (name, fn) => {
+    const t0 = Date.now();
+    log(`${name}: start`);
+    try {
+      const value = await fn();
+      log(`${name}: done in ${Math.round((Date.now() - t0) / 1000)} s`);
+      return value;
+    } catch (error) {
+      log(`${name}: ERROR ${error?.stack ?? error}`);
+      return { error: String(error?.message ?? error) };
+    }
+  };
+
+  if (selected.includes("wire")) {
+    const { runWire } = await import("./benchmarks/wire.mjs");
+    results.wire = await guard("wire", () => runWire());
+  }
+  if (selected.includes("size")) {
+    const { runAgentSize } = await import("./benchmarks/agent-size.mjs");
+    results.size = await guard("size", () => runAgentSize());
+  }
+  if (selected.includes("query")) {
+    const { runQuery } = await import("./benchmarks/query.mjs");
+    results.query = await guard("query", async () => {
+      if (needCollector) throw new Error(needCollector);
+      return runQuery({ ...config.query, logDir });
+    });
+  }
+  if (selected.includes("ingest")) {
+    const { runIngest } = await import("./benchmarks/ingest.mjs");
+    const runs = [];
+    const errors = [];
+    // Repetitions outermost, so drift in the machine's load spreads over every server.
+    for (let rep = 1; rep <= config.reps; rep++) {
+      for (const pages of config.ingestPages) {
+        for (const server of config.ingestServers) {
+          if (server === "collector" && needCollector) {
+            if (rep === 1) errors.push({ server, pages, error: needCollector });
+            continue;
+          }
+          const run = await guard(`ingest ${server} ${pages} pages (rep ${rep}/${config.reps})`, () =>
+            runIngest({ server, pages, heartbeatIntervalMs: config.heartbeatIntervalMs, warmupMs: config.warmupMs, measureMs: config.measureMs, logDir, tag: `-rep${rep}` }),
+          );
+          if (run.error) errors.push({ server, pages, error: run.error });
+          else {
+            log(`  ${run.pages} pages, ${run.heartbeatRate} hb/s, ${run.cpuPerHeartbeatUs} µs CPU/hb, heap ${run.memory.heapPerPage} B/page, RSS ${run.memory.rssPerPage} B/page`);
+            runs.push(run);
+          }
+        }
+      }
+    }
+    results.ingest = { runs, errors, aggregate: aggregateIngest(runs) };
+  }
+  if (selected.includes("storm")) {
+    const { runStorm } = await import("./benchmarks/storm.mjs");
+    results.storm = await guard("storm", async () => {
+      if (needCollector) throw new Error(needCollector);
+      return runStorm({ ...config.storm, logDir });
+    });
+  }
+
+  results.meta.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+  results.meta.durationS = Math.round((Date.now() - started) / 1000);
+  results.verdicts = verdictRows(results);
+  const outJson = flags.out ?? join(resultsDir, "latest.json");
+  writeFileSync(outJson, JSON.stringify(results, null, 2));
+  const md = [
+    `# SessionLens benchmark — ${config.mode} run`,
+    "",
+    `${results.meta.date} · Node ${results.meta.node} · ${results.meta.nproc} × ${results.meta.cpuModel} · ${results.meta.memTotalGiB} GiB · load average ${results.meta.loadAverageAtStart.join(" ")} at start, ${results.meta.loadAverageAtEnd.join(" ")} at end · commit ${results.meta.gitCommit} · ${results.meta.durationS} s`,
+    "",
+    markdownTable(results.verdicts),
+    "",
+    ...(results.ingest ? ["## Ingest runs", "", ingestTable(results), ""] : []),
+  ].join("\n");
+  if (!flags.out) writeFileSync(join(resultsDir, "latest.md"), md);
+  console.log(`\n${markdownTable(results.verdicts)}\n`);
+  log(`wrote ${outJson}${flags.out ? "" : ` and ${join(resultsDir, "latest.md")}`} (${results.meta.durationS} s)`);
+  const errors = results.verdicts.filter((r) => r.verdict === "ERROR");
+  if (errors.length > 0) {
+    console.error(`bench: ${errors.length} figure(s) could not be measured: ${errors.map((e) => e.figure).join("; ")}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+// (b) The SessionLens collector as users run it: createCollector() with its
+// defaults (embedded in-memory store, durable in a data dir), listening on
+// loopback. Only the port, data dir and secret are set by the benchmark.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serveServer } from "../lib/server-process.mjs";
+
+// BENCH_COLLECTOR_MODULE lets a developer point at another build of the collector.
+const { createCollector } = await import(process.env.BENCH_COLLECTOR_MODULE ?? "@sessionlens/collector");
+
+const collector = createCollector({
+  host: process.env.BENCH_HOST ?? "127.0.0.1",
+  port: Number(process.env.BENCH_PORT ?? 0),
+  dataDir: process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), "sessionlens-bench-")),
+  ...(process.env.BENCH_SECRET ? { secret: process.env.BENCH_SECRET } : {}),
+});
+
+async function counted(type) {
+  const metric = collector.metrics.getSingleMetric("sessionlens_messages_received_total");
+  const values = (await metric?.get())?.values ?? [];
+  return values.find((v) => v.labels.type === type)?.value ?? null;
+}
+
+const address = await collector.listen();
+serveServer(
+  { port: address.port, path: "/ws", readyAt: Date.now() },
+  {
+    stats: async () => {
+      const frames = await counted("heartbeat");
+      return { frames, hellos: await counted("hello"), sessions: await collector.store.count() };
+    },
+    exit: () => collector.close(),
+  },
+);
