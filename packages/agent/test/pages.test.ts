@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import type { PageWindow } from "../src/environment.js";
+import { watchPage, type PageEvents } from "../src/pages.js";
+import { fakePage } from "./testUtils/fakeWindow.js";
+
+function watch(page = fakePage()) {
+  const seen: string[] = [];
+  const events: PageEvents = {
+    hide: () => seen.push("hide"),
+    restore: () => seen.push("restore"),
+    wake: () => seen.push("wake"),
+    navigate: () => seen.push("navigate"),
+  };
+  const unwatch = watchPage(page.window as unknown as PageWindow, events);
+  return { page, seen, unwatch };
+}
+
+describe("watchPage", () => {
+  it("maps the page lifecycle to hide, restore, wake and navigate", () => {
+    const { page, seen } = watch();
+    page.fire("pagehide", { persisted: false });
+    page.fire("pageshow", { persisted: false }); // a first load: nothing to restore
+    page.fire("pageshow", { persisted: true });
+    page.fire("online");
+    page.setVisibility("hidden");
+    page.setVisibility("visible");
+    page.document.dispatchEvent(new Event("resume"));
+    page.fire("popstate");
+    expect(seen).toEqual(["hide", "restore", "wake", "wake", "wake", "navigate"]);
+  });
+
+  it("hears pushState and replaceState through the Navigation API where there is one", () => {
+    const page = fakePage();
+    const navigation = new EventTarget();
+    page.window["navigation"] = navigation;
+    const { seen } = watch(page);
+    navigation.dispatchEvent(new Event("currententrychange"));
+    expect(seen).toEqual(["navigate"]);
+  });
+
+  it("stops listening when told", () => {
+    const { page, seen, unwatch } = watch();
+    unwatch();
+    page.fire("pagehide");
+    page.fire("online");
+    page.setVisibility("visible");
+    expect(seen).toEqual([]);
+  });
+});
