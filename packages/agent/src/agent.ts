@@ -12,7 +12,7 @@ import { installByteCounting, originMatcher } from "./bytes.js";
 import { createConnection, type Connection, type WebSocketClass } from "./connection.js";
 import { defaultEnvironment, type Environment, type PageWindow } from "./environment.js";
 import { createIdentity, type TokenSource } from "./identity.js";
-import { watchPage } from "./pages.js";
+import { watchPage, whenActivated } from "./pages.js";
 import { createSessionStore } from "./storage.js";
 
 export interface AgentOptions {
@@ -304,7 +304,8 @@ export function startAgent(options: AgentOptions, environment: Environment = def
     }
   }
 
-  connection.connect();
+  if (win) whenActivated(win, connection.connect);
+  else connection.connect();
 
   return {
     get sessionId() {

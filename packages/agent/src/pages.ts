@@ -30,3 +30,13 @@ export function watchPage(win: PageWindow, events: PageEvents): () => void {
     for (const [target, type, listener] of listeners) target?.removeEventListener(type, listener);
   };
 }
+
+/**
+ * Runs `start` now, or once a prerendered page (Speculation Rules) is actually shown: a page the
+ * user never sees is not a page of the session.
+ */
+export function whenActivated(win: PageWindow, start: () => void): void {
+  const doc = win.document as Document & { prerendering?: boolean };
+  if (doc.prerendering) doc.addEventListener("prerenderingchange", start, { once: true });
+  else start();
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PageWindow } from "../src/environment.js";
-import { watchPage, type PageEvents } from "../src/pages.js";
+import { watchPage, whenActivated, type PageEvents } from "../src/pages.js";
 import { fakePage } from "./testUtils/fakeWindow.js";
 
 function watch(page = fakePage()) {
@@ -45,5 +45,21 @@ describe("watchPage", () => {
     page.fire("online");
     page.setVisibility("visible");
     expect(seen).toEqual([]);
+  });
+});
+
+describe("whenActivated", () => {
+  it("starts at once on a normal page, and only on activation on a prerendered one", () => {
+    let started = 0;
+    const page = fakePage();
+    whenActivated(page.window as unknown as PageWindow, () => started++);
+    expect(started).toBe(1);
+    const prerendered = fakePage();
+    Object.assign(prerendered.document, { prerendering: true });
+    whenActivated(prerendered.window as unknown as PageWindow, () => started++);
+    expect(started).toBe(1);
+    prerendered.document.dispatchEvent(new Event("prerenderingchange"));
+    prerendered.document.dispatchEvent(new Event("prerenderingchange"));
+    expect(started).toBe(2);
   });
 });
