@@ -8,6 +8,7 @@ import type { ResumeCredentials } from "./credentials.js";
 import type { LifecycleEmitter, PageEndReason } from "./events.js";
 import type { IdentityResult, IdentityVerifier } from "./identity.js";
 import { Page, Session, type PageSocket } from "./session.js";
+import { detach, Interner } from "./strings.js";
 import type { UserAgentCache } from "./useragent.js";
 import { DeadlineWheel } from "./wheel.js";
 
@@ -82,6 +83,8 @@ export class SessionModel {
   readonly #timeoutWheel: DeadlineWheel<Session>;
   readonly #expiryWheel: DeadlineWheel<Session>;
   readonly #observers: SessionObserver[] = [];
+  readonly #projects = new Interner(10_000);
+  readonly #paths = new Interner(50_000);
   #stopped = false;
 
   constructor(options: SessionModelOptions) {
@@ -163,18 +166,20 @@ export class SessionModel {
     const now = this.#o.clock.now();
     const userAgent = this.#o.userAgents.intern(hello.userAgent);
     const scope = detectScope(userAgent, hello.scope);
+    const project = this.#projects.intern(hello.project);
+    const path = this.#paths.intern(hello.path);
     let session: Session | undefined;
     let isNew = false;
     if (resumed !== null) {
       // Checked again after the awaits: another tab may have resumed or recreated it meanwhile.
       session = this.sessions.get(resumed.sessionId);
       if (session === undefined && resumed.recreate) {
-        session = new Session(resumed.sessionId, hello.project, resumed.createdAt, userAgent, clientAddress, scope, UNAUTHENTICATED, now);
+        session = new Session(detach(resumed.sessionId), project, resumed.createdAt, userAgent, clientAddress, scope, UNAUTHENTICATED, now);
         isNew = true;
       }
     }
     if (session === undefined) {
-      session = new Session(nanoid(), hello.project, now, userAgent, clientAddress, scope, UNAUTHENTICATED, now);
+      session = new Session(detach(nanoid()), project, now, userAgent, clientAddress, scope, UNAUTHENTICATED, now);
       isNew = true;
     }
 
@@ -205,7 +210,7 @@ export class SessionModel {
         // A page that left comes back (e.g. from the back/forward cache): its bytes are open again.
         session.closedPagesBytes -= page.bytes;
       } else {
-        page = new Page(hello.pageId, session, hello.path, hello.epoch, now);
+        page = new Page(detach(hello.pageId), session, path, hello.epoch, now);
       }
       session.pages.set(page.id, page);
       pageIsNew = true;
@@ -217,7 +222,7 @@ export class SessionModel {
     page.disconnectedAt = null;
     this.#graceWheel.cancel(page);
     this.#applyCounters(page, hello.epoch, hello.seq, hello.bytes, now);
-    page.path = hello.path;
+    page.path = path;
 
     socket.send(
       encodeMessage({
@@ -247,7 +252,7 @@ export class SessionModel {
     const fresh = this.#applyCounters(page, epoch, seq, bytes, now);
     let changed = session.recentBytesSent > 0;
     if (path !== null && fresh && path !== page.path) {
-      page.path = path;
+      page.path = this.#paths.intern(path);
       changed = true;
     }
     if (changed && this.#observers.length > 0) this.#changed(session);
@@ -476,7 +481,7 @@ export class SessionModel {
     if (authorized && expiresAt !== null) this.#expiryWheel.schedule(session, expiresAt);
     else this.#expiryWheel.cancel(session);
     if (before === username && wasAuthorized === authorized) return;
-    session.username = username;
+    session.username = username === UNAUTHENTICATED ? UNAUTHENTICATED : detach(username);
     session.authorized = authorized;
     this.#persist(session);
     this.#changed(session);

@@ -1,5 +1,5 @@
 import type { SessionScope } from "@sessionlens/shared";
-import type { PageRecord, SessionRecord } from "../store/types.js";
+import type { PageCollection, PageRecord, SessionRecord } from "../store/types.js";
 
 /**
  * The model's handle on one agent socket. The transport implements it; the session model only
@@ -15,16 +15,34 @@ export interface PageSocket {
   replace(): void;
 }
 
+/**
+ * Times are kept as offsets from the first time this process saw: small integers that V8 stores
+ * in the object itself, where a full millisecond timestamp would be a separate boxed number for
+ * every field of every page. (Offsets beyond about 24 days are boxed again; values stay exact.)
+ */
+let timeBase: number | null = null;
+function toOffset(ms: number): number {
+  timeBase ??= ms;
+  const offset = ms - timeBase;
+  // `| 0` makes it a small integer even when computed from boxed numbers.
+  return (offset | 0) === offset ? offset | 0 : offset;
+}
+function fromOffset(offset: number): number {
+  return offset + timeBase!;
+}
+
 /** One open page. Fields are the store's `PageRecord`; the socket is runtime only. */
 export class Page implements PageRecord {
+  // Time fields start as null so V8 stores them as tagged values (small integers inline) rather
+  // than as boxed doubles.
+  #epoch: number | null = null;
+  #openedAt: number | null = null;
+  #connectedAt: number | null = null;
+  #disconnectedAt: number | null = null;
   path: string;
-  epoch: number;
   seq = -1;
   epochBytes = 0;
   earlierBytes = 0;
-  openedAt: number;
-  connectedAt: number;
-  disconnectedAt: number | null = null;
   socket: PageSocket | null = null;
 
   constructor(
@@ -35,9 +53,42 @@ export class Page implements PageRecord {
     now: number,
   ) {
     this.path = path;
-    this.epoch = epoch;
-    this.openedAt = now;
-    this.connectedAt = now;
+    this.#epoch = toOffset(epoch);
+    this.#openedAt = toOffset(now);
+    this.#connectedAt = this.#openedAt;
+  }
+
+  /** The page load's counter series (the agent's page start time), kept as an offset too. */
+  get epoch(): number {
+    return fromOffset(this.#epoch!);
+  }
+
+  set epoch(ms: number) {
+    this.#epoch = toOffset(ms);
+  }
+
+  get openedAt(): number {
+    return fromOffset(this.#openedAt!);
+  }
+
+  set openedAt(ms: number) {
+    this.#openedAt = toOffset(ms);
+  }
+
+  get connectedAt(): number {
+    return fromOffset(this.#connectedAt!);
+  }
+
+  set connectedAt(ms: number) {
+    this.#connectedAt = toOffset(ms);
+  }
+
+  get disconnectedAt(): number | null {
+    return this.#disconnectedAt === null ? null : fromOffset(this.#disconnectedAt);
+  }
+
+  set disconnectedAt(ms: number | null) {
+    this.#disconnectedAt = ms === null ? null : toOffset(ms);
   }
 
   get bytes(): number {
@@ -68,11 +119,12 @@ export class Session implements SessionRecord {
   username: string;
   authorized = false;
   tokenExpiresAt: number | null = null;
-  lastCommAt: number;
+  #createdAt: number | null = null;
+  #lastCommAt: number | null = null;
   recentBytesSent = 0;
   totalBytesSent = 0;
   closedPagesBytes = 0;
-  readonly pages = new Map<string, Page>();
+  readonly pages = new PageMap();
   /** Bumped by every token change, so a slow verification never overrides a newer one. */
   tokenGeneration = 0;
   /** Whether the most recent page to leave said bye (the session then ends as "ended", not "timeout"). */
@@ -84,7 +136,7 @@ export class Session implements SessionRecord {
   constructor(
     readonly id: string,
     readonly project: string,
-    readonly createdAt: number,
+    createdAt: number,
     userAgent: string,
     clientAddress: string,
     scope: SessionScope,
@@ -95,7 +147,20 @@ export class Session implements SessionRecord {
     this.clientAddress = clientAddress;
     this.scope = scope;
     this.username = username;
-    this.lastCommAt = now;
+    this.#createdAt = toOffset(createdAt);
+    this.#lastCommAt = toOffset(now);
+  }
+
+  get createdAt(): number {
+    return fromOffset(this.#createdAt!);
+  }
+
+  get lastCommAt(): number {
+    return fromOffset(this.#lastCommAt!);
+  }
+
+  set lastCommAt(ms: number) {
+    this.#lastCommAt = toOffset(ms);
   }
 
   rememberLeftPage(page: Page): void {
@@ -121,5 +186,71 @@ export class Session implements SessionRecord {
 
   isPageClosed(pageId: string): boolean {
     return this.#closedPageIds?.has(pageId) ?? false;
+  }
+}
+
+/**
+ * The pages of one session. Most sessions have one page, and a `Map` costs a couple of hundred
+ * bytes even then, so one page is held inline and a `Map` is made only for the second.
+ */
+export class PageMap implements PageCollection<Page> {
+  #one: Page | null = null;
+  #many: Map<string, Page> | null = null;
+
+  get size(): number {
+    return this.#many !== null ? this.#many.size : this.#one !== null ? 1 : 0;
+  }
+
+  get(id: string): Page | undefined {
+    if (this.#many !== null) return this.#many.get(id);
+    return this.#one !== null && this.#one.id === id ? this.#one : undefined;
+  }
+
+  has(id: string): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  set(id: string, page: Page): void {
+    if (this.#many !== null) {
+      this.#many.set(id, page);
+    } else if (this.#one === null || this.#one.id === id) {
+      this.#one = page;
+    } else {
+      this.#many = new Map([
+        [this.#one.id, this.#one],
+        [id, page],
+      ]);
+      this.#one = null;
+    }
+  }
+
+  delete(id: string): boolean {
+    if (this.#many !== null) {
+      const deleted = this.#many.delete(id);
+      if (this.#many.size === 1) {
+        this.#one = this.#many.values().next().value!;
+        this.#many = null;
+      }
+      return deleted;
+    }
+    if (this.#one !== null && this.#one.id === id) {
+      this.#one = null;
+      return true;
+    }
+    return false;
+  }
+
+  clear(): void {
+    this.#one = null;
+    this.#many = null;
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const page of this.values()) yield page.id;
+  }
+
+  *values(): IterableIterator<Page> {
+    if (this.#many !== null) yield* Array.from(this.#many.values());
+    else if (this.#one !== null) yield this.#one;
   }
 }

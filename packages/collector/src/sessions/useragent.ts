@@ -1,4 +1,5 @@
 import UAParser from "ua-parser-js";
+import { detach } from "./strings.js";
 
 export interface DeviceInfo {
   browser: { name: string | null; version: string | null };
@@ -43,8 +44,9 @@ export class UserAgentCache {
     if (entry === undefined) {
       // Crude but bounded: when full, start over (the working set refills at once).
       if (this.#entries.size >= this.#maxEntries) this.#entries.clear();
-      entry = { userAgent, device: null };
-      this.#entries.set(userAgent, entry);
+      const copy = detach(userAgent);
+      entry = { userAgent: copy, device: null };
+      this.#entries.set(copy, entry);
     }
     return entry;
   }

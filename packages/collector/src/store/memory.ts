@@ -17,13 +17,6 @@ export interface MemoryStoreOptions {
   onWarning?: (message: string, error?: unknown) => void;
 }
 
-interface Indexed {
-  record: SessionRecord;
-  /** Keys the record is indexed under; a put after a login moves it. */
-  username: string;
-  project: string;
-}
-
 /**
  * The embedded store: sessions in a Map, indexed by username and by project so a filtered query
  * touches only its matches. With a `dataDir` it is durable: creation times, closed-page bytes,
@@ -31,7 +24,7 @@ interface Indexed {
  * changed and at close, and read back at open.
  */
 export class MemorySessionStore implements SessionStore {
-  readonly #sessions = new Map<string, Indexed>();
+  readonly #sessions = new Map<string, SessionRecord>();
   readonly #byUsername = new Map<string, Set<SessionRecord>>();
   readonly #byProject = new Map<string, Set<SessionRecord>>();
   readonly #tombstones = new Map<string, Tombstone>();
@@ -77,40 +70,35 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async put(session: SessionRecord): Promise<void> {
-    const entry = this.#sessions.get(session.id);
-    if (entry === undefined) {
-      this.#sessions.set(session.id, { record: session, username: session.username, project: session.project });
-      addTo(this.#byUsername, session.username, session);
+    const existing = this.#sessions.get(session.id);
+    if (existing !== session) {
+      if (existing !== undefined) this.#unindex(existing);
+      this.#sessions.set(session.id, session);
       addTo(this.#byProject, session.project, session);
-    } else {
-      if (entry.record !== session) {
-        removeFrom(this.#byUsername, entry.username, entry.record);
-        removeFrom(this.#byProject, entry.project, entry.record);
-        entry.record = session;
-        entry.username = session.username;
-        entry.project = session.project;
-        addTo(this.#byUsername, session.username, session);
-        addTo(this.#byProject, session.project, session);
+      addTo(this.#byUsername, session.username, session);
+    } else if (this.#byUsername.get(session.username)?.has(session) !== true) {
+      // The username changed (a login or logout): move it. Rare, so no per-session bookkeeping
+      // of the old key: find it among the usernames.
+      for (const [username, set] of this.#byUsername) {
+        if (set.delete(session)) {
+          if (set.size === 0) this.#byUsername.delete(username);
+          break;
+        }
       }
-      if (entry.username !== session.username) {
-        removeFrom(this.#byUsername, entry.username, session);
-        addTo(this.#byUsername, session.username, session);
-        entry.username = session.username;
-      }
+      addTo(this.#byUsername, session.username, session);
     }
     this.#dirty = true;
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    return this.#sessions.get(id)?.record;
+    return this.#sessions.get(id);
   }
 
   async end(id: string, tombstone: Tombstone): Promise<void> {
-    const entry = this.#sessions.get(id);
-    if (entry !== undefined) {
+    const record = this.#sessions.get(id);
+    if (record !== undefined) {
       this.#sessions.delete(id);
-      removeFrom(this.#byUsername, entry.username, entry.record);
-      removeFrom(this.#byProject, entry.project, entry.record);
+      this.#unindex(record);
     }
     this.#tombstones.set(id, tombstone);
     this.#dirty = true;
@@ -129,7 +117,7 @@ export class MemorySessionStore implements SessionStore {
     const { username, project } = query;
     const result: SessionRecord[] = [];
     if (username.any && project.any) {
-      for (const entry of this.#sessions.values()) result.push(entry.record);
+      for (const record of this.#sessions.values()) result.push(record);
       return result;
     }
     // Walk the narrower index: an exact key beats a wildcard over keys.
@@ -174,6 +162,17 @@ export class MemorySessionStore implements SessionStore {
     return { usernames: this.#byUsername.size, projects: this.#byProject.size };
   }
 
+  #unindex(record: SessionRecord): void {
+    removeFrom(this.#byProject, record.project, record);
+    if (removeFrom(this.#byUsername, record.username, record)) return;
+    for (const [username, set] of this.#byUsername) {
+      if (set.delete(record)) {
+        if (set.size === 0) this.#byUsername.delete(username);
+        return;
+      }
+    }
+  }
+
   #writeIfDirty(): Promise<void> {
     // Writes are serialised; a write asked for during one runs after it.
     this.#writing = this.#writing.then(async () => {
@@ -181,7 +180,7 @@ export class MemorySessionStore implements SessionStore {
       this.#dirty = false;
       try {
         await this.#snapshot.write(
-          Array.from(this.#sessions.values(), (entry) => entry.record),
+          Array.from(this.#sessions.values()),
           this.#tombstones,
           this.#now(),
         );
@@ -204,9 +203,9 @@ function addTo(index: Map<string, Set<SessionRecord>>, key: string, record: Sess
   set.add(record);
 }
 
-function removeFrom(index: Map<string, Set<SessionRecord>>, key: string, record: SessionRecord): void {
+function removeFrom(index: Map<string, Set<SessionRecord>>, key: string, record: SessionRecord): boolean {
   const set = index.get(key);
-  if (set === undefined) return;
-  set.delete(record);
+  if (set === undefined || !set.delete(record)) return false;
   if (set.size === 0) index.delete(key);
+  return true;
 }

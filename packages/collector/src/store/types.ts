@@ -21,6 +21,15 @@ export interface PageRecord {
   disconnectedAt: number | null;
 }
 
+/** Pages of a session by id: a `Map` fits, and so does the model's leaner one-page-inline map. */
+export interface PageCollection<P extends PageRecord = PageRecord> {
+  readonly size: number;
+  get(id: string): P | undefined;
+  has(id: string): boolean;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<P>;
+}
+
 /**
  * A session as the store keeps it. The in-memory store holds the session model's own objects, so
  * counter changes are visible without a round trip; stores that copy get `put` on every
@@ -44,7 +53,7 @@ export interface SessionRecord {
   /** Bytes of the pages that already left; agents cannot resend them. */
   closedPagesBytes: number;
   /** Open pages by id (pages in their grace period included). */
-  readonly pages: Map<string, PageRecord>;
+  readonly pages: PageCollection;
 }
 
 /** Why a session ended. */

@@ -7,6 +7,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import type { Clock } from "../options.js";
 import type { SessionModel } from "../sessions/model.js";
 import type { Page, PageSocket } from "../sessions/session.js";
+import { Interner } from "../sessions/strings.js";
 import { DeadlineWheel } from "../sessions/wheel.js";
 import { createAddressResolver, type AddressResolver } from "./address.js";
 import { closeCodeFor, ConnectionCounter, createOriginCheck } from "./limits.js";
@@ -67,6 +68,7 @@ export class AgentTransport {
   readonly #resolveAddress: AddressResolver;
   readonly #perAddress: ConnectionCounter;
   readonly #helloDeadlines: DeadlineWheel<Connection>;
+  readonly #addresses = new Interner(100_000);
   #livenessTimer: ReturnType<typeof setInterval> | null = null;
   #draining = false;
 
@@ -161,12 +163,15 @@ export class AgentTransport {
     } catch {
       clientAddress = request.socket.remoteAddress ?? "";
     }
+    clientAddress = this.#addresses.intern(clientAddress);
+    // net.Socket caches its peer address object on first read; drop that cache (it is rebuilt on
+    // demand) so each connection does not keep a second copy of what the session already holds.
+    (request.socket as { _peername?: unknown })._peername = undefined;
     const connection = new Connection(ws, clientAddress, this);
     ws[kConnection] = connection;
     ws.on("message", onMessage);
     ws.on("close", onClose);
     ws.on("error", onError);
-    ws.on("pong", onPong);
     this.connections.add(connection);
     if (this.#draining) {
       connection.reject("shutting_down", "the collector is shutting down");
@@ -197,6 +202,8 @@ export class AgentTransport {
       }
       pinged.push(connection);
       try {
+        // Listen for the pong only while waiting for one: every listener costs memory per socket.
+        if (connection.ws.listenerCount("pong") === 0) connection.ws.once("pong", onPong);
         connection.ws.ping();
       } catch {
         // Already closing: its close event will follow.
@@ -223,7 +230,8 @@ export class Connection implements PageSocket {
   seen = true;
   countedAddress = false;
   #serverClosing = false;
-  #windowStart = 0;
+  /** Index of the current rate window (a small integer, so no boxed number per connection). */
+  #window = 0;
   #windowCount = 0;
   #queue: unknown[] | null = null;
   #closedWaiters: (() => void)[] | null = null;
@@ -278,9 +286,9 @@ export class Connection implements PageSocket {
     if (state >= State.Closing) return;
     this.seen = true;
     const options = this.transport.options;
-    const now = options.clock.now();
-    if (now - this.#windowStart >= options.rateWindowMs) {
-      this.#windowStart = now;
+    const window = Math.floor(options.clock.now() / options.rateWindowMs) | 0;
+    if (window !== this.#window) {
+      this.#window = window;
       this.#windowCount = 0;
     }
     if (++this.#windowCount > options.maxMessagesPerWindow) {
