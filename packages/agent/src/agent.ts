@@ -135,6 +135,7 @@ export function startAgent(options: AgentOptions, environment: Environment = def
   let sessionId: string | null = null;
   let ended = false;
   let lastError = "";
+  let warnedToken = false;
   let reportTimer: unknown;
   let lastReportAt = -Infinity;
   const listeners: { [E in keyof AgentEvents]: AgentEvents[E][] } = { message: [], close: [], connect: [] };
@@ -249,6 +250,10 @@ export function startAgent(options: AgentOptions, environment: Environment = def
         if (message.type === "error") {
           lastError = message.message;
           if (message.code === "token_expired") identity.expired();
+          else if (message.code === "token_invalid" && !warnedToken) {
+            warnedToken = true;
+            console.warn(`[sessionlens] identity token refused: ${message.message}`);
+          }
         } else if (message.type === "closeSession") end("closed-session", message.message);
         else if (message.type === "closePage") end("closed-page", message.message);
         else if (message.type === "message") emit("message", message.messageType, message.payload);
@@ -280,6 +285,8 @@ export function startAgent(options: AgentOptions, environment: Environment = def
         },
         restore: () => connection.connect(),
         wake: () => connection.wake(),
+        // Report what is pending now rather than after the throttle: the page may never run again.
+        hidden: () => dirty && report(),
         navigate: checkPath,
       })
     : noop;

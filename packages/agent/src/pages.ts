@@ -8,6 +8,8 @@ export interface PageEvents {
   restore(): void;
   /** Back online, visible again or resumed from a freeze: reconnect now or check the socket. */
   wake(): void;
+  /** Hidden: on mobile the last moment that surely runs before the page may be killed. */
+  hidden(): void;
   /** The URL may have changed without a page load (history navigation in a single-page app). */
   navigate(): void;
 }
@@ -19,7 +21,7 @@ export function watchPage(win: PageWindow, events: PageEvents): () => void {
     [win, "pagehide", () => events.hide()],
     [win, "pageshow", (event) => (event as PageTransitionEvent).persisted && events.restore()],
     [win, "online", () => events.wake()],
-    [doc, "visibilitychange", () => doc.visibilityState === "visible" && events.wake()],
+    [doc, "visibilitychange", () => (doc.visibilityState === "visible" ? events.wake() : events.hidden())],
     [doc, "resume", () => events.wake()],
     [win, "popstate", () => events.navigate()],
     // The Navigation API (Chromium) also reports pushState and replaceState.

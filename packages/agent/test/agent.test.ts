@@ -374,6 +374,31 @@ describe("page lifecycle", () => {
     expect(back.bytes).toBe(bye.bytes + socket.frameBytes.at(-1)!);
   });
 
+  it("reports pending bytes at once when the page is hidden (it may be killed without a pagehide)", async () => {
+    const { agent, page, env } = start({ reportIntervalMs: 60_000 });
+    const socket = await welcomed({ heartbeatMs: 120_000, idleTimeoutMs: 0 });
+    agent.countBytes(10);
+    await env.advance(0); // reported at once: the first report of the window
+    agent.countBytes(20); // within the throttle window: would wait a minute
+    await env.advance(1000);
+    const reports = socket.types().filter((type) => type === "report").length;
+    expect(reports).toBe(1);
+    page.setVisibility("hidden");
+    expect(socket.types().filter((type) => type === "report")).toHaveLength(reports + 1);
+    expect(last(socket, "report").bytes).toBeGreaterThanOrEqual(30);
+    page.setVisibility("hidden"); // nothing new: nothing sent
+    expect(socket.types().filter((type) => type === "report")).toHaveLength(reports + 1);
+  });
+
+  it("warns once when the collector refuses the identity token", async () => {
+    start({ token: "bad" });
+    const socket = await welcomed();
+    socket.deliver({ type: "error", code: "token_invalid", message: "signature does not verify" });
+    socket.deliver({ type: "error", code: "token_invalid", message: "signature does not verify" });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn).toHaveBeenCalledWith("[sessionlens] identity token refused: signature does not verify");
+  });
+
   it("reconnects at once when the network comes back or the page becomes visible", async () => {
     const { env, page } = start();
     const socket = await welcomed();

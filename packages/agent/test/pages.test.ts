@@ -10,6 +10,7 @@ function watch(page = fakePage()) {
     restore: () => seen.push("restore"),
     wake: () => seen.push("wake"),
     navigate: () => seen.push("navigate"),
+    hidden: () => seen.push("hidden"),
   };
   const unwatch = watchPage(page.window as unknown as PageWindow, events);
   return { page, seen, unwatch };
@@ -26,7 +27,7 @@ describe("watchPage", () => {
     page.setVisibility("visible");
     page.document.dispatchEvent(new Event("resume"));
     page.fire("popstate");
-    expect(seen).toEqual(["hide", "restore", "wake", "wake", "wake", "navigate"]);
+    expect(seen).toEqual(["hide", "restore", "wake", "hidden", "wake", "wake", "navigate"]);
   });
 
   it("hears pushState and replaceState through the Navigation API where there is one", () => {
