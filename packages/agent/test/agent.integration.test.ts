@@ -248,11 +248,13 @@ describe("identity", () => {
   });
 
   it("a claimed username is never shown: a token signed with another secret stays Unauthenticated", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const running = await collectorFor();
     const agent = agentFor(running.wsUrl, { token: signToken("not-the-secret", "mallory", 3600) });
     const session = await sessionOf(running, agent);
     expect(session.username).toBe("Unauthenticated");
     expect(agent.closes).toEqual([]);
+    await until(() => expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^\[sessionlens\] identity token refused/)));
   });
 
   it("a token function is called again when the token expires, and the session is authorized again", async () => {
