@@ -24,6 +24,7 @@ export type {
   CloseSessionMessage,
   ClosePageMessage,
   AppMessage,
+  KeepaliveMessage,
   CollectorMessage,
   CollectorMessageType,
   ErrorCode,

@@ -140,7 +140,22 @@ export interface AppMessage {
   payload: unknown;
 }
 
-export type CollectorMessage = WelcomeMessage | ErrorMessage | CloseSessionMessage | ClosePageMessage | AppMessage;
+/**
+ * Sent to an agent that has been sent nothing for a heartbeat interval, so the
+ * agent can tell a live socket from a half-open one (browsers hide WebSocket
+ * pings from scripts). Two bytes of payload; the agent just notes it arrived.
+ */
+export interface KeepaliveMessage {
+  type: "keepalive";
+}
+
+export type CollectorMessage =
+  | WelcomeMessage
+  | ErrorMessage
+  | CloseSessionMessage
+  | ClosePageMessage
+  | AppMessage
+  | KeepaliveMessage;
 export type CollectorMessageType = CollectorMessage["type"];
 export const COLLECTOR_MESSAGE_TYPES: readonly CollectorMessageType[] = [
   "welcome",
@@ -148,6 +163,7 @@ export const COLLECTOR_MESSAGE_TYPES: readonly CollectorMessageType[] = [
   "closeSession",
   "closePage",
   "message",
+  "keepalive",
 ];
 
 // ---------------------------------------------------------------------------

@@ -94,6 +94,8 @@ export function validateCollectorMessage(value: unknown): Validated<CollectorMes
       case "closeSession":
       case "closePage":
         return { ok: true, value: { type, message: text(fields) } };
+      case "keepalive":
+        return { ok: true, value: { type } };
       case "message":
         return {
           ok: true,

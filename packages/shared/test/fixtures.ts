@@ -37,4 +37,5 @@ export const COLLECTOR_FRAMES: CollectorMessage[] = [
   { type: "closeSession", message: "closed by an administrator" },
   { type: "closePage", message: "" },
   { type: "message", messageType: "refresh", payload: { reason: "deploy", at: [1, 2, 3], nested: { ok: true } } },
+  { type: "keepalive" },
 ];
