@@ -8,7 +8,7 @@ import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { aggregateIngest, ingestTable, markdownTable, verdictRows } from "./lib/report.mjs";
+import { aggregateIngest, detailSections, ingestTable, markdownTable, verdictRows } from "./lib/report.mjs";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const rootDir = join(benchDir, "..");
@@ -31,7 +31,7 @@ if (flags.help) {
   --quick     smoke run (small sizes, short windows; under 3 minutes): checks that every
               benchmark runs and produces numbers, not that targets are met
   --only      run only these benchmarks
-  --reps      repetitions of each ingest run (median is reported); default 2 full, 1 quick
+  --reps      repetitions of each ingest run (median is reported); default 3 full, 1 quick
   --no-build  never run "pnpm -r build"; fail if a package is not built
   --out       write the JSON here instead of bench/results/latest.json`);
   process.exit(0);
@@ -44,7 +44,7 @@ const FULL = {
   heartbeatIntervalMs: 2_000,
   warmupMs: 5_000,
   measureMs: 20_000,
-  reps: 2,
+  reps: 3,
   query: { sessions: 100_000, users: 1_000, projects: 50, iterations: 2_000, scanIterations: 40, httpRequests: 400, httpScanRequests: 10 },
   storm: { agents: 10_000, deadlineMs: 120_000 },
 };
@@ -239,6 +239,7 @@ async function main() {
     markdownTable(results.verdicts),
     "",
     ...(results.ingest ? ["## Ingest runs", "", ingestTable(results), ""] : []),
+    detailSections(results),
   ].join("\n");
   if (!flags.out) writeFileSync(join(resultsDir, "latest.md"), md);
   console.log(`\n${markdownTable(results.verdicts)}\n`);

@@ -22,22 +22,42 @@ async function freePort() {
   return port;
 }
 
+/** Splits `count` over load-generator processes, each with its own source addresses. */
+function shares(count) {
+  const processes = count >= 2_000 ? 2 : 1;
+  return Array.from({ length: processes }, (_, i) => ({
+    count: Math.floor(count / processes) + (i < count % processes ? 1 : 0),
+    sources: SOURCE_ADDRESSES.filter((_, j) => j % processes === i),
+  }));
+}
+
 /** Time for a bare ws server to accept `count` connections opened all at once. */
 async function baselineAccept({ count, logDir }) {
   const server = startChild(here("../servers/ws-baseline.mjs"), { execArgv: ["--expose-gc"], logFile: join(logDir, "storm-baseline.server.log"), lifetimeMs: 5 * 60_000 });
-  const loadgen = startChild(here("../loadgen/loadgen.mjs"), { logFile: join(logDir, "storm-baseline.loadgen.log"), lifetimeMs: 5 * 60_000 });
+  const parts = shares(count);
+  const loadgens = parts.map((_, i) => startChild(here("../loadgen/loadgen.mjs"), { logFile: join(logDir, `storm-baseline.loadgen${i}.log`), lifetimeMs: 5 * 60_000 }));
   try {
     const { port } = await server.once("ready");
     // Every connection attempt at once, as agents whose backoff timers fire together would.
-    const result = await loadgen.request(
-      "connect",
-      { kind: "protocol", url: `ws://127.0.0.1:${port}/`, count, sources: SOURCE_ADDRESSES, concurrency: count, awaitWelcome: false, timeoutMs: 60_000, deadlineMs: 120_000 },
-      180_000,
+    const results = await Promise.all(
+      loadgens.map((lg, i) =>
+        lg.request(
+          "connect",
+          { kind: "protocol", url: `ws://127.0.0.1:${port}/`, count: parts[i].count, sources: parts[i].sources, concurrency: parts[i].count, awaitWelcome: false, timeoutMs: 60_000, deadlineMs: 120_000 },
+          180_000,
+        ),
+      ),
     );
     const stats = await server.request("stats");
-    return { acceptMs: result.elapsedMs, connected: result.connected, failures: result.connectFailures, serverAccepted: stats.accepted };
+    return {
+      acceptMs: Math.max(...results.map((r) => r.elapsedMs)),
+      connected: results.reduce((s, r) => s + r.connected, 0),
+      failures: results.reduce((s, r) => s + r.connectFailures, 0),
+      serverAccepted: stats.accepted,
+      loadGenerators: loadgens.length,
+    };
   } finally {
-    await loadgen.stop();
+    await Promise.all(loadgens.map((lg) => lg.stop()));
     await server.stop();
   }
 }
@@ -59,15 +79,20 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
   const dataDir = mkdtempSync(join(logDir, "storm-data-"));
   const secret = randomBytes(32).toString("base64url");
   let collector = startCollector({ port, dataDir, secret, logDir, name: "collector1" });
-  const agentsProc = startChild(here("../loadgen/agents.mjs"), { execArgv: ["--max-old-space-size=4096"], logFile: join(logDir, "storm-agents.log"), lifetimeMs: 10 * 60_000 });
+  const parts = shares(count);
+  const agentProcs = parts.map((_, i) =>
+    startChild(here("../loadgen/agents.mjs"), { execArgv: ["--max-old-space-size=4096"], logFile: join(logDir, `storm-agents${i}.log`), lifetimeMs: 10 * 60_000 }),
+  );
+  const all = (cmd, args = {}, timeoutMs = 60_000) => Promise.all(agentProcs.map((p, i) => p.request(cmd, typeof args === "function" ? args(i) : args, timeoutMs)));
   try {
     const ready1 = await collector.once("ready", 60_000);
     const url = `ws://127.0.0.1:${port}${ready1.path ?? "/ws"}`;
-    const started = await agentsProc.request("start", { url, count, sources: SOURCE_ADDRESSES, ratePerSecond: 1_000, timeoutMs: 180_000 }, 300_000);
+    const startedParts = await all("start", (i) => ({ url, count: parts[i].count, sources: parts[i].sources, ratePerSecond: 1_000 / parts.length, timeoutMs: 180_000 }), 300_000);
+    const started = { welcomed: startedParts.reduce((s, p) => s + p.welcomed, 0), elapsedMs: Math.max(...startedParts.map((p) => p.elapsedMs)) };
     if (started.welcomed < count) throw new Error(`only ${started.welcomed} of ${count} agents were welcomed before the restart`);
     // Let every agent settle (first heartbeats, snapshot written) before the restart.
     await sleep(3_000);
-    await agentsProc.request("mark");
+    await all("mark");
 
     const stopAt = Date.now();
     await collector.stop(30_000);
@@ -75,15 +100,29 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
     collector = startCollector({ port, dataDir, secret, logDir, name: "collector2" });
     const ready2 = await collector.once("ready", 60_000);
     const readyAt = ready2.readyAt ?? Date.now();
+    const cpuAtReady = await collector.request("cpu");
 
-    let status;
     const deadline = Date.now() + deadlineMs;
     for (;;) {
-      status = await agentsProc.request("status");
-      if (status.pending === 0 || Date.now() > deadline) break;
+      const pending = (await all("status")).reduce((s, p) => s + p.pending, 0);
+      if (pending === 0 || Date.now() > deadline) break;
       await sleep(200);
     }
-    const details = await agentsProc.request("status", { details: true }, 120_000);
+    const cpuAtEnd = await collector.request("cpu");
+    const detailParts = await all("status", { details: true }, 120_000);
+    const details = {
+      resumed: detailParts.reduce((s, p) => s + p.resumed, 0),
+      changed: detailParts.reduce((s, p) => s + p.changed, 0),
+      pending: detailParts.reduce((s, p) => s + p.pending, 0),
+      resumeTimes: detailParts.flatMap((p) => p.resumeTimes),
+      attemptsAfterMark: detailParts.flatMap((p) => p.attemptsAfterMark),
+      firstAttempts: detailParts.flatMap((p) => p.firstAttempts),
+      handshakeMs: detailParts.flatMap((p) => p.handshakeMs),
+      cpuMs: detailParts.reduce((s, p) => s + p.cpuMs, 0),
+      loopDelayMs: { p99: Math.max(...detailParts.map((p) => p.loopDelayMs.p99)), max: Math.max(...detailParts.map((p) => p.loopDelayMs.max)) },
+    };
+    const collectorCpuMs = (cpuAtEnd.userUs - cpuAtReady.userUs + cpuAtEnd.systemUs - cpuAtReady.systemUs) / 1000;
+    const collectorWallMs = Number(BigInt(cpuAtEnd.wallNs) - BigInt(cpuAtReady.wallNs)) / 1e6;
     const resumeFromReady = details.resumeTimes.map((t) => t - readyAt);
     const resumeAllMs = resumeFromReady.length ? Math.max(...resumeFromReady) : NaN;
     const bucketMs = Math.max(50, Math.ceil(Math.max(1, resumeAllMs) / 20 / 50) * 50);
@@ -105,6 +144,12 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
       notResumed: details.pending,
       lost: details.changed + details.pending,
       handshakeMs: { p50: percentile(details.handshakeMs, 50), p99: percentile(details.handshakeMs, 99), max: Math.max(...details.handshakeMs) },
+      // Who was busy while agents came back: the restarted collector, or the process running the agents.
+      collectorCpuMs: round(collectorCpuMs, 0),
+      collectorBusy: round(collectorCpuMs / collectorWallMs, 2),
+      agentProcesses: agentProcs.length,
+      agentsProcessCpuMs: round(details.cpuMs, 0),
+      agentsLoopDelayMs: { p99: round(details.loopDelayMs.p99, 1), max: round(details.loopDelayMs.max, 1) },
       attemptsPerAgent: { p50: percentile(attempts, 50), p99: percentile(attempts, 99), max: Math.max(...attempts) },
       histogram: histogram(resumeFromReady, bucketMs),
       firstAttemptHistogram: histogram(details.firstAttempts.map((t) => t - stopAt), bucketMs),
@@ -113,7 +158,7 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
       ratio: round(resumeAllMs / baseline.acceptMs, 2),
     };
   } finally {
-    await agentsProc.stop(15_000);
+    await Promise.all(agentProcs.map((p) => p.stop(15_000)));
     await collector.stop(15_000);
     rmSync(dataDir, { recursive: true, force: true });
   }

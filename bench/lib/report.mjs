@@ -173,8 +173,8 @@ export function markdownTable(rows) {
 /** Raw per-run figures, so a reader can see every repetition. */
 export function ingestTable(results) {
   const lines = [
-    "| server | pages | rep | heartbeats/s | server CPU | CPU per heartbeat | heap per page | RSS per page | connect time | failures |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| server | pages | rep | heartbeats/s | server CPU (of one core) | CPU per heartbeat | of which kernel | heap per page | RSS per page | connect time | failures |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   const rep = new Map();
   for (const r of results.ingest?.runs ?? []) {
@@ -182,8 +182,101 @@ export function ingestTable(results) {
     const key = `${r.server}:${r.pagesRequested}`;
     rep.set(key, (rep.get(key) ?? 0) + 1);
     lines.push(
-      `| ${r.label} | ${r.pages.toLocaleString("en-US")} | ${rep.get(key)} | ${r.heartbeatRate.toLocaleString("en-US")} | ${round(r.cpuUtilisation * 100, 1)} % | ${fmtUs(r.cpuPerHeartbeatUs)} | ${fmtBytes(r.memory.heapPerPage)} | ${fmtBytes(r.memory.rssPerPage)} | ${fmtMs(r.connectMs)} | ${r.connectFailures + r.closedUnexpectedly} |`,
+      `| ${r.label} | ${r.pages.toLocaleString("en-US")} | ${rep.get(key)} | ${r.heartbeatRate.toLocaleString("en-US")} | ${round(r.cpuUtilisation * 100, 1)} % | ${fmtUs(r.cpuPerHeartbeatUs)} | ${round((r.cpuSystemUs / r.cpuUs) * 100, 0)} % | ${fmtBytes(r.memory.heapPerPage)} | ${fmtBytes(r.memory.rssPerPage)} | ${fmtMs(r.connectMs)} | ${r.connectFailures + r.closedUnexpectedly} |`,
     );
   }
   return lines.join("\n");
+}
+
+function textHistogram(buckets, width = 40) {
+  const max = Math.max(1, ...buckets.map((b) => b.count));
+  let last = buckets.length - 1;
+  while (last > 0 && buckets[last].count === 0) last--;
+  return buckets
+    .slice(0, last + 1)
+    .map((b) => `${String(b.from).padStart(6)}-${String(b.to).padEnd(6)} ms ${String(b.count).padStart(6)} ${"#".repeat(Math.round((b.count / max) * width))}`)
+    .join("\n");
+}
+
+/** Query, storm, size and wire details under the verdict table. */
+export function detailSections(results) {
+  const out = [];
+  const q = results.query;
+  if (q && !q.error) {
+    out.push(
+      "## Query latency",
+      "",
+      `${q.sessions.toLocaleString("en-US")} sessions, ${q.users.toLocaleString("en-US")} users, ${q.projects} projects; ${q.filled}; filled in ${q.fillMs} ms; heap after fill ${fmtMiB(q.heapAfterFill)}.`,
+      "",
+      "| query | filter | matches | in-process p50 | in-process p99 | HTTP p50 | HTTP p99 |",
+      "| --- | --- | --- | --- | --- | --- | --- |",
+    );
+    const filters = { unfiltered: "-", username: q.filters.username, project: q.filters.project, both: q.filters.both.join(" + "), wildcard: q.filters.wildcard };
+    for (const name of ["unfiltered", "username", "project", "both", "wildcard"]) {
+      const i = q.inProcess[name];
+      const h = q.http[name];
+      out.push(`| ${name} | \`${filters[name]}\` | ${q.matches[name].toLocaleString("en-US")} | ${fmtMs(i.p50)} | ${fmtMs(i.p99)} | ${fmtMs(h.p50)} | ${fmtMs(h.p99)} |`);
+    }
+    const s = q.streaming;
+    out.push(
+      "",
+      `Unfiltered answer: ${s.bodyBytes.toLocaleString("en-US")} bytes, ${s.chunked ? "chunked" : "not chunked"}, ${s.writes} server writes (largest ${s.largestWriteBytes.toLocaleString("en-US")} B), ${s.chunksReceived} chunks received, first byte after ${fmtMs(s.ttfbMs)}, last after ${fmtMs(s.totalMs)}.`,
+      "",
+    );
+  }
+  const st = results.storm;
+  if (st && !st.error) {
+    out.push(
+      "## Reconnect storm",
+      "",
+      `${st.agents.toLocaleString("en-US")} agents: ${st.agentKind}, in ${st.agentProcesses} process(es).`,
+      "",
+      `- bare ws server accepting ${st.agents.toLocaleString("en-US")} connections opened at once: **${fmtMs(st.baselineAcceptMs)}**`,
+      `- old collector's graceful stop: ${fmtMs(st.stopMs)}; new collector listening ${fmtMs(st.downMs)} after that`,
+      `- from the new collector listening: first resumes at ~${fmtMs(st.histogram.find((b) => b.count > 0)?.from)}, p50 ${fmtMs(st.resumeP50Ms)}, p99 ${fmtMs(st.resumeP99Ms)}, **all ${st.resumed.toLocaleString("en-US")} resumed after ${fmtMs(st.resumeAllMs)}** (${fmtMs(st.resumeAllFromStopMs)} after the stop began)`,
+      `- lost: ${st.lost} (${st.changedIds} with a new id, ${st.notResumed} never welcomed)`,
+      `- connection attempts per agent after the restart: p50 ${st.attemptsPerAgent.p50}, p99 ${st.attemptsPerAgent.p99}, max ${st.attemptsPerAgent.max}`,
+      `- successful attempt to welcome: p50 ${fmtMs(st.handshakeMs.p50)}, p99 ${fmtMs(st.handshakeMs.p99)}`,
+      `- restarted collector's CPU while agents came back: ${fmtMs(st.collectorCpuMs)} (${Math.round(st.collectorBusy * 100)} % of one core); agent processes: ${fmtMs(st.agentsProcessCpuMs)} CPU, event-loop delay p99 ${fmtMs(st.agentsLoopDelayMs.p99)}, max ${fmtMs(st.agentsLoopDelayMs.max)}`,
+      "",
+      "Resumes, by time since the new collector was listening:",
+      "",
+      "```",
+      textHistogram(st.histogram),
+      "```",
+      "",
+      "First reconnect attempts, by time since the old collector was told to stop (the backoff spread):",
+      "",
+      "```",
+      textHistogram(st.firstAttemptHistogram),
+      "```",
+      "",
+    );
+  }
+  const sz = results.size;
+  if (sz && !sz.error) {
+    out.push("## Agent size", "", "| SDK | minified | min + gzip -9 | how |", "| --- | --- | --- | --- |");
+    for (const entry of [sz.ours.iife, sz.ours.esm, ...sz.peers]) {
+      if (entry.error) out.push(`| ${entry.name} | ERROR | ${entry.error} | |`);
+      else out.push(`| ${entry.name} | ${fmtBytes(entry.minBytes)} | ${fmtBytes(entry.gzipBytes)} | ${entry.how} |`);
+    }
+    out.push("");
+  }
+  const w = results.wire;
+  if (w && !w.error) {
+    out.push(
+      "## Bytes on the wire",
+      "",
+      "| frame | msgpack payload | on the wire (TCP bytes read by the server) |",
+      "| --- | --- | --- |",
+      `| heartbeat (shared codec, long-lived page: seq 1,234, 1.2 MB sent) | ${w.codec.heartbeatPayload} B | ${w.codec.heartbeatWire} B |`,
+      ...(w.agent.error ? [] : [`| heartbeat (real agent) | ${w.agent.heartbeatPayload} B | ${w.agent.heartbeatWire} B |`]),
+      `| hello (desktop Chrome UA, no resume, no token) | ${w.codec.helloPayload} B | ${w.codec.helloWire} B |`,
+      `| hello with resume credential + JWT | ${w.codec.helloResumeTokenPayload} B | ${w.codec.helloResumeTokenWire} B |`,
+      ...(w.agent.error ? [] : [`| hello (real agent in Node: short user agent) | ${w.agent.helloPayload} B | ${w.agent.helloWire} B |`]),
+      ...(w.socketIo?.error ? [] : [`| Socket.IO: heartbeat / hello events with the same fields (context) | JSON | ${w.socketIo.heartbeat} B / ${w.socketIo.hello} B |`]),
+      "",
+    );
+  }
+  return out.join("\n");
 }

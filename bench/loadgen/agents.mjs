@@ -3,13 +3,18 @@
 // subclass, which binds a loopback source address and records, for that
 // agent, every connection attempt and every welcome (time and session id), so
 // the storm can be timed without touching the agent's internals.
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import WebSocket from "ws";
 import { decodeCollectorMessage } from "@sessionlens/shared/codec";
 import { serveRequests } from "../lib/ipc.mjs";
 import { makePopulation } from "../lib/traffic.mjs";
 
 const agents = [];
+// This process's own event-loop delay: shows when the load generator, not the collector, is the bottleneck.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 let sourceIndex = 0;
+let markCpu = null;
 
 function toBytes(data) {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -53,6 +58,8 @@ async function start({ url, count, sources, ratePerSecond = 1_000, timeoutMs = 1
 
 /** Remembers each agent's current session id and the welcomes seen so far. */
 function mark() {
+  loopDelay.reset();
+  markCpu = process.cpuUsage();
   for (const a of agents) a.mark = { sessionId: a.welcomes.at(-1)?.sessionId ?? null, welcomes: a.welcomes.length, attempts: a.attempts.length };
   return { marked: agents.length, at: Date.now() };
 }
@@ -79,7 +86,10 @@ function status({ details = false } = {}) {
       if (attempt !== undefined) handshakeMs.push(after[0].at - attempt);
     } else changed++;
   }
-  return details ? { resumed, changed, pending, resumeTimes, attemptsAfterMark, firstAttempts, handshakeMs } : { resumed, changed, pending };
+  if (!details) return { resumed, changed, pending };
+  const cpuUs = process.cpuUsage(markCpu);
+  const loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+  return { resumed, changed, pending, resumeTimes, attemptsAfterMark, firstAttempts, handshakeMs, loopDelayMs, cpuMs: (cpuUs.user + cpuUs.system) / 1000 };
 }
 
 serveRequests({
