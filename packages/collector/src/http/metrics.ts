@@ -15,7 +15,17 @@ export interface MetricsSources {
  */
 export function createMetrics(sources: MetricsSources): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // Default process metrics run an event-loop-delay timer and a GC observer for as long as they
+  // exist; start them with the first scrape rather than in a collector nobody scrapes.
+  let defaultsStarted = false;
+  const metrics = registry.metrics.bind(registry);
+  registry.metrics = () => {
+    if (!defaultsStarted) {
+      defaultsStarted = true;
+      collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+    }
+    return metrics();
+  };
   const { model, transport, events } = sources;
   const projectLabels = new ProjectLabels(sources.maxProjectLabels);
 

@@ -243,7 +243,19 @@ export class SessionModel {
     return { ok: true, page, resumed: !isNew };
   }
 
-  /** Applies a heartbeat or report. The hot path: no allocation, no I/O. */
+  /**
+   * Applies a heartbeat received at `now`: the hot path (most frames are heartbeats), so no
+   * allocation, no I/O, no logging, no timers.
+   */
+  heartbeat(page: Page, epoch: number, seq: number, bytes: number, now: number): void {
+    this.stats.frames.heartbeat++;
+    const session = page.session;
+    if (session.ended || session.pages.get(page.id) !== page) return;
+    this.#applyCounters(page, epoch, seq, bytes, now);
+    if (session.recentBytesSent > 0 && this.#observers.length > 0) this.#changed(session);
+  }
+
+  /** Applies a heartbeat or report. */
   counters(page: Page, type: "heartbeat" | "report", epoch: number, seq: number, bytes: number, path: string | null): void {
     this.stats.frames[type]++;
     const session = page.session;

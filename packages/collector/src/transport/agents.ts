@@ -286,7 +286,8 @@ export class Connection implements PageSocket {
     if (state >= State.Closing) return;
     this.seen = true;
     const options = this.transport.options;
-    const window = Math.floor(options.clock.now() / options.rateWindowMs) | 0;
+    const now = options.clock.now();
+    const window = Math.floor(now / options.rateWindowMs) | 0;
     if (window !== this.#window) {
       this.#window = window;
       this.#windowCount = 0;
@@ -318,7 +319,7 @@ export class Connection implements PageSocket {
       isCount(value.seq) &&
       isCount(value.bytes)
     ) {
-      this.transport.model.counters(this.page, "heartbeat", value.epoch, value.seq, value.bytes, null);
+      this.transport.model.heartbeat(this.page, value.epoch, value.seq, value.bytes, now);
       return;
     }
     this.#dispatch(value);
