@@ -121,6 +121,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxMessagesPerWindow: o.maxMessagesPerWindow,
     rateWindowMs: o.rateWindowMs,
     heartbeatMs: o.heartbeatMs,
+    keepaliveMs: o.keepaliveMs,
     resolutionMs: o.sweepIntervalMs,
     log,
   });

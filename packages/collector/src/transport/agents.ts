@@ -23,6 +23,8 @@ export interface AgentTransportOptions {
   rateWindowMs: number;
   /** Silent sockets are pinged this often; one that does not answer is terminated. */
   heartbeatMs: number;
+  /** Quiet sockets (nothing sent to them) get a keepalive frame this often. */
+  keepaliveMs: number;
   resolutionMs: number;
   log: (level: "warn" | "error" | "info" | "debug", message: string, details?: Record<string, unknown>) => void;
 }
@@ -69,6 +71,8 @@ export class AgentTransport {
   readonly #perAddress: ConnectionCounter;
   readonly #helloDeadlines: DeadlineWheel<Connection>;
   readonly #addresses = new Interner(100_000);
+  readonly #keepaliveFrame: Uint8Array;
+  readonly #keepaliveRounds: number;
   #livenessTimer: ReturnType<typeof setInterval> | null = null;
   #draining = false;
 
@@ -85,6 +89,8 @@ export class AgentTransport {
     this.#resolveAddress = createAddressResolver(options.trustProxy);
     this.#perAddress = new ConnectionCounter(options.maxConnectionsPerIp);
     this.#helloDeadlines = new DeadlineWheel(options.resolutionMs);
+    this.#keepaliveFrame = encodeMessage({ type: "keepalive" });
+    this.#keepaliveRounds = Math.max(1, Math.round(options.keepaliveMs / options.heartbeatMs));
   }
 
   get model(): SessionModel {
@@ -196,6 +202,8 @@ export class AgentTransport {
     const pinged: Connection[] = [];
     for (const connection of this.connections) {
       if (connection.state !== State.Open && connection.state !== State.Left) continue;
+      // Agents cannot see pings: a socket we sent nothing to lately gets a keepalive frame.
+      if (++connection.quietRounds >= this.#keepaliveRounds) connection.send(this.#keepaliveFrame);
       if (connection.seen) {
         connection.seen = false;
         continue;
@@ -228,6 +236,8 @@ export class Connection implements PageSocket {
   page: Page | null = null;
   /** Set by any frame or pong; cleared by the liveness round. */
   seen = true;
+  /** Liveness rounds since anything was sent to this socket. */
+  quietRounds = 0;
   countedAddress = false;
   #serverClosing = false;
   /** Index of the current rate window (a small integer, so no boxed number per connection). */
@@ -247,7 +257,9 @@ export class Connection implements PageSocket {
   }
 
   send(frame: Uint8Array): void {
-    if (this.ws.readyState === 1) this.ws.send(frame);
+    if (this.ws.readyState !== 1) return;
+    this.quietRounds = 0;
+    this.ws.send(frame);
   }
 
   close(code: number, reason: string): void {

@@ -78,7 +78,7 @@ describe("options", () => {
       sessionTimeoutMs: 60_000,
       pageGraceMs: 15_000,
       heartbeatMs: 10_000,
-      idleTimeoutMs: 25_000,
+      idleTimeoutMs: 30_000,
       helloTimeoutMs: 5_000,
       maxMessageBytes: 65_536,
       allowedOrigins: [],

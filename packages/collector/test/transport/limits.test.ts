@@ -144,6 +144,13 @@ describe("transport limits", () => {
     expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="missed_pong"')).toBeGreaterThanOrEqual(1);
   });
 
+  it("a quiet socket gets keepalive frames; one that is sent something does not need them", async () => {
+    t = await startCollector({ heartbeatMs: 40, keepaliveMs: 40 });
+    const agent = track(await TestAgent.join(t.wsUrl));
+    await eventually(() => expect(agent.frames.filter((frame) => frame.type === "keepalive").length).toBeGreaterThanOrEqual(2));
+    expect(agent.frames.at(-1)).toEqual({ type: "keepalive" });
+  });
+
   it("a socket that answers pings stays", async () => {
     t = await startCollector({ heartbeatMs: 50 });
     const agent = track(await TestAgent.join(t.wsUrl));
