@@ -47,6 +47,11 @@ const enum State {
   Closed,
 }
 
+/** Liveness bits: something arrived since the last round; something arrived since the last ping; a ping awaits its check. */
+const SEEN = 1;
+const ANSWERED = 2;
+const PING_PENDING = 4;
+
 /** Frames that may queue behind a hello that is still being verified. */
 const MAX_QUEUED_WHILE_WELCOMING = 16;
 /** How long a shutdown waits for agents to acknowledge the close before cutting them off. */
@@ -204,10 +209,13 @@ export class AgentTransport {
       if (connection.state !== State.Open && connection.state !== State.Left) continue;
       // Agents cannot see pings: a socket we sent nothing to lately gets a keepalive frame.
       if (++connection.quietRounds >= this.#keepaliveRounds) connection.send(this.#keepaliveFrame);
-      if (connection.seen) {
-        connection.seen = false;
+      const flags = connection.liveness;
+      if ((flags & SEEN) !== 0) {
+        connection.liveness = flags & ~SEEN;
         continue;
       }
+      if ((flags & PING_PENDING) !== 0) continue;
+      connection.liveness = (flags | PING_PENDING) & ~ANSWERED;
       pinged.push(connection);
       try {
         // Listen for the pong only while waiting for one: every listener costs memory per socket.
@@ -220,12 +228,14 @@ export class AgentTransport {
     if (pinged.length === 0) return;
     const timer = setTimeout(() => {
       for (const connection of pinged) {
-        if (!connection.seen && connection.state !== State.Closed) {
+        const flags = connection.liveness;
+        connection.liveness = flags & ~PING_PENDING;
+        if ((flags & ANSWERED) === 0 && connection.state !== State.Closed) {
           this.countRejected("missed_pong");
           connection.ws.terminate();
         }
       }
-    }, Math.min(this.#o.heartbeatMs / 2, 5_000));
+    }, pongWaitMs(this.#o.heartbeatMs));
     timer.unref();
   }
 }
@@ -234,8 +244,8 @@ export class AgentTransport {
 export class Connection implements PageSocket {
   state = State.AwaitingHello;
   page: Page | null = null;
-  /** Set by any frame or pong; cleared by the liveness round. */
-  seen = true;
+  /** Liveness bits (SEEN, ANSWERED, PING_PENDING) in one small integer. */
+  liveness = SEEN | ANSWERED;
   /** Liveness rounds since anything was sent to this socket. */
   quietRounds = 0;
   countedAddress = false;
@@ -296,7 +306,7 @@ export class Connection implements PageSocket {
   onFrame(data: Buffer, isBinary: boolean): void {
     const state = this.state;
     if (state >= State.Closing) return;
-    this.seen = true;
+    this.liveness |= SEEN | ANSWERED;
     const options = this.transport.options;
     const now = options.clock.now();
     const window = Math.floor(now / options.rateWindowMs) | 0;
@@ -427,6 +437,11 @@ export class Connection implements PageSocket {
   }
 }
 
+/** How long a pinged socket has to answer: half an interval, at least 1 s (a busy loop is not a dead peer), at most 5 s. */
+function pongWaitMs(heartbeatMs: number): number {
+  return Math.min(Math.max(heartbeatMs / 2, 1_000), 5_000);
+}
+
 interface HeartbeatShape {
   type?: unknown;
   epoch: number;
@@ -464,5 +479,5 @@ function onError(this: AgentSocket, error: Error & { code?: string }): void {
 
 function onPong(this: AgentSocket): void {
   const connection = this[kConnection];
-  if (connection !== undefined) connection.seen = true;
+  if (connection !== undefined) connection.liveness |= SEEN | ANSWERED;
 }

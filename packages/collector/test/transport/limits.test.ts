@@ -152,10 +152,12 @@ describe("transport limits", () => {
   });
 
   it("a socket that answers pings stays", async () => {
-    t = await startCollector({ heartbeatMs: 50 });
+    t = await startCollector({ heartbeatMs: 100 });
     const agent = track(await TestAgent.join(t.wsUrl));
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Pinged from 100 ms on, each answer checked 1 s later: several rounds have been judged by now.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(agent.ws.readyState).toBe(WebSocket.OPEN);
+    expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="missed_pong"')).toBe(0);
   });
 
   it("takes the client address through trusted proxies only", async () => {
