@@ -34,6 +34,9 @@ export class MemorySessionStore implements SessionStore {
   readonly #now: () => number;
   readonly #warn: (message: string, error?: unknown) => void;
   #dirty = false;
+  /** When the last write finished and how long it took: big snapshots are written less often. */
+  #lastWriteEndedAt = 0;
+  #lastWriteMs = 0;
   #timer: ReturnType<typeof setInterval> | null = null;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
@@ -63,7 +66,10 @@ export class MemorySessionStore implements SessionStore {
           if (!this.#tombstones.has(session.id)) restored.push(session);
         }
       }
-      this.#timer = setInterval(() => void this.#writeIfDirty(), this.#snapshotIntervalMs);
+      this.#timer = setInterval(() => {
+        // Spend at most about a tenth of the time writing, however large the store grows.
+        if (Date.now() - this.#lastWriteEndedAt >= this.#lastWriteMs * 10) void this.#writeIfDirty();
+      }, this.#snapshotIntervalMs);
       this.#timer.unref();
     }
     return { sessions: restored };
@@ -178,6 +184,7 @@ export class MemorySessionStore implements SessionStore {
     this.#writing = this.#writing.then(async () => {
       if (!this.#dirty || this.#snapshot === null) return;
       this.#dirty = false;
+      const started = Date.now();
       try {
         await this.#snapshot.write(
           Array.from(this.#sessions.values()),
@@ -187,6 +194,9 @@ export class MemorySessionStore implements SessionStore {
       } catch (error) {
         this.#dirty = true;
         this.#warn("the session snapshot could not be written; retrying", error);
+      } finally {
+        this.#lastWriteEndedAt = Date.now();
+        this.#lastWriteMs = this.#lastWriteEndedAt - started;
       }
     });
     return this.#writing;

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile, open as openFile } from "node:fs/promises";
+import { mkdir, readFile, rename, open as openFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isScope } from "@sessionlens/shared";
 import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "./types.js";
@@ -35,18 +35,23 @@ export class SnapshotFile {
     return parseSnapshot(JSON.parse(text) as unknown);
   }
 
+  /**
+   * Writes a snapshot. Sessions are serialised in batches written to the temp file one after the
+   * other, so a large store neither builds one giant string nor blocks the event loop for long.
+   */
   async write(sessions: readonly SessionRecord[], tombstones: ReadonlyMap<string, Tombstone>, savedAt: number): Promise<void> {
-    const text = JSON.stringify({
-      version: SNAPSHOT_VERSION,
-      savedAt,
-      sessions: sessions.map(serialiseSession),
-      tombstones: Array.from(tombstones, ([id, t]) => [id, t.endedAt, t.reason]),
-    });
     await mkdir(this.#dir, { recursive: true });
     const temp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(temp, text, { mode: 0o600 });
-    const handle = await openFile(temp, "r");
+    const handle = await openFile(temp, "w", 0o600);
     try {
+      await handle.write(`{"version":${SNAPSHOT_VERSION},"savedAt":${savedAt},"sessions":[`);
+      for (let start = 0; start < sessions.length; start += WRITE_BATCH) {
+        const batch = sessions.slice(start, start + WRITE_BATCH).map((session) => JSON.stringify(serialiseSession(session)));
+        await handle.write((start === 0 ? "" : ",") + batch.join(","));
+      }
+      // Tombstones last: a session that ended while the sessions were written is skipped on load.
+      const ended = Array.from(tombstones, ([id, t]) => [id, t.endedAt, t.reason]);
+      await handle.write(`],"tombstones":${JSON.stringify(ended)}}`);
       await handle.sync();
     } finally {
       await handle.close();
@@ -54,6 +59,8 @@ export class SnapshotFile {
     await rename(temp, this.path);
   }
 }
+
+const WRITE_BATCH = 2_000;
 
 function serialiseSession(session: SessionRecord): unknown {
   return {
