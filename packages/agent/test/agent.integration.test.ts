@@ -86,12 +86,9 @@ describe("connect and report", () => {
     expect(details?.pages.map((page) => page.path)).toEqual(["/orders"]);
   });
 
-  // KNOWN GAP, marked `fails` so CI stays green and flags the fix: the welcome tells agents to treat
-  // a socket that received nothing for idleTimeoutMs as dead, but this collector sends a quiet
-  // agent nothing after the welcome (it pings at the WebSocket level, which browsers never expose),
-  // so agents reconnect about every idleTimeoutMs + heartbeatMs. When the collector sends a frame to
-  // each agent at least every heartbeatMs, this starts passing: turn `it.fails` back into `it`.
-  it.fails("keeps a quiet, healthy connection: no reconnects over several idle timeouts", async () => {
+  // Agents treat a socket that received nothing for idleTimeoutMs as dead; browsers hide WebSocket
+  // pings from scripts, so the collector sends quiet agents keepalive frames.
+  it("keeps a quiet, healthy connection: no reconnects over several idle timeouts", async () => {
     const running = await collectorFor({ heartbeatMs: 200 });
     const agent = agentFor(running.wsUrl);
     await sessionOf(running, agent);

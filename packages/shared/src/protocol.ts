@@ -141,7 +141,7 @@ export interface AppMessage {
 }
 
 /**
- * Sent to an agent that has been sent nothing for a heartbeat interval, so the
+ * Sent to an agent that has been sent nothing for a while (two heartbeats), so the
  * agent can tell a live socket from a half-open one (browsers hide WebSocket
  * pings from scripts). Two bytes of payload; the agent just notes it arrived.
  */

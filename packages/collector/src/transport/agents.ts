@@ -175,9 +175,6 @@ export class AgentTransport {
       clientAddress = request.socket.remoteAddress ?? "";
     }
     clientAddress = this.#addresses.intern(clientAddress);
-    // net.Socket caches its peer address object on first read; drop that cache (it is rebuilt on
-    // demand) so each connection does not keep a second copy of what the session already holds.
-    (request.socket as { _peername?: unknown })._peername = undefined;
     const connection = new Connection(ws, clientAddress, this);
     ws[kConnection] = connection;
     ws.on("message", onMessage);
