@@ -23,5 +23,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Two cores here: keep heavy suites (browsers, load) from starving each other.
     maxWorkers: 2,
+    // CI also writes a machine-readable summary; .ci/run prints "N passed, N failed" from it.
+    reporters: process.env["CI"] === "true" ? ["default", ["json", { outputFile: "test-artifacts/vitest.json" }]] : ["default"],
   },
 });
