@@ -1,26 +1,16 @@
 import { createClient, SessionLensHttpError, type SessionChange } from "@sessionlens/collector/client";
 import type { SessionInfo } from "@sessionlens/shared";
-import { afterEach, describe, expect, it } from "vitest";
-import { TestAgent } from "./helpers/agent.js";
-import { eventually, startCollector, type TestCollector } from "./helpers/collector.js";
+import { describe, expect, it } from "vitest";
+import { eventually } from "./helpers/collector.js";
+import { useCollector } from "./helpers/fixture.js";
 
 describe("@sessionlens/collector/client", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
-  const join = async (...args: Parameters<typeof TestAgent.join>) => {
-    const agent = await TestAgent.join(...args);
-    agents.push(agent);
-    return agent;
-  };
-  afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-  });
+  const t = useCollector();
 
   it("getSessionInfo works in both call forms, with the token", async () => {
-    t = await startCollector({ apiToken: "tok" });
-    await join(t.wsUrl, { project: "Alpha" });
-    await join(t.wsUrl, { project: "Beta" });
+    await t.start({ apiToken: "tok" });
+    await t.join({ project: "Alpha" });
+    await t.join({ project: "Beta" });
     const client = createClient({ url: `${t.url}/`, token: "tok" });
     expect(await client.getSessionInfo()).toHaveLength(2);
     expect((await client.getSessionInfo(undefined, "Alpha")).map((s) => s.project)).toEqual(["Alpha"]);
@@ -32,7 +22,7 @@ describe("@sessionlens/collector/client", () => {
   });
 
   it("fails with the collector's error code", async () => {
-    t = await startCollector({ apiToken: "tok" });
+    await t.start({ apiToken: "tok" });
     const client = createClient({ url: t.url, token: "wrong" });
     const error = await client.getSessionInfo().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SessionLensHttpError);
@@ -40,9 +30,9 @@ describe("@sessionlens/collector/client", () => {
   });
 
   it("getSession, sendMessage, closePage and closeSession", async () => {
-    t = await startCollector();
-    const first = await join(t.wsUrl);
-    const second = await join(t.wsUrl, { resume: first.welcome!.resume });
+    await t.start();
+    const first = await t.join();
+    const second = await t.join({ resume: first.welcome!.resume });
     const id = first.welcome!.sessionId;
     const client = createClient({ url: t.url });
     expect((await client.getSession(id))!.pages).toHaveLength(2);
@@ -58,8 +48,8 @@ describe("@sessionlens/collector/client", () => {
   });
 
   it("watchSessions follows the event stream: snapshot, upsert, remove", async () => {
-    t = await startCollector({ sseCoalesceMs: 20 });
-    const existing = await join(t.wsUrl, { project: "Alpha" });
+    await t.start({ sseCoalesceMs: 20 });
+    const existing = await t.join({ project: "Alpha" });
     const client = createClient({ url: t.url });
     const changes: SessionChange[] = [];
     let latest: SessionInfo[] = [];
@@ -70,8 +60,8 @@ describe("@sessionlens/collector/client", () => {
     try {
       await watch.ready;
       expect(latest.map((s) => s.id)).toEqual([existing.welcome!.sessionId]);
-      const added = await join(t.wsUrl, { project: "Alpha" });
-      await join(t.wsUrl, { project: "Beta" });
+      const added = await t.join({ project: "Alpha" });
+      await t.join({ project: "Beta" });
       await eventually(() => expect(latest.map((s) => s.id).sort()).toEqual([existing.welcome!.sessionId, added.welcome!.sessionId].sort()));
       await t.collector.closeSession(existing.welcome!.sessionId);
       await eventually(() => expect(latest.map((s) => s.id)).toEqual([added.welcome!.sessionId]));

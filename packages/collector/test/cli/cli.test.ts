@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/index.js";
 import type { CliIo } from "../../src/cli/io.js";
 import { TestAgent } from "../helpers/agent.js";
-import { eventually, startCollector, tempDir, type TestCollector } from "../helpers/collector.js";
+import { eventually, startCollector, tempDir } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 
 function capture(env: NodeJS.ProcessEnv = {}, signal?: AbortSignal) {
   const out: string[] = [];
@@ -12,16 +13,11 @@ function capture(env: NodeJS.ProcessEnv = {}, signal?: AbortSignal) {
 }
 
 describe("sessionlens sessions / close", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
-  afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-  });
+  const t = useCollector();
 
   it("--json prints exactly the HTTP array", async () => {
-    t = await startCollector();
-    agents.push(await TestAgent.join(t.wsUrl, { bytes: 5 }));
+    await t.start();
+    await t.join({ bytes: 5 });
     const run = capture();
     expect(await main(["sessions", "--json", "--url", t.url], run.io)).toBe(0);
     const http = await (await fetch(`${t.url}/api/v1/sessions`)).json();
@@ -30,9 +26,9 @@ describe("sessionlens sessions / close", () => {
   });
 
   it("prints a table with totals, and filters", async () => {
-    t = await startCollector();
-    agents.push(await TestAgent.join(t.wsUrl, { project: "Alpha" }));
-    agents.push(await TestAgent.join(t.wsUrl, { project: "Beta", scope: "ios" }));
+    await t.start();
+    await t.join({ project: "Alpha" });
+    await t.join({ project: "Beta", scope: "ios" });
     t.clock.advance(65_000);
     const all = capture();
     expect(await main(["sessions", "--url", t.url], all.io)).toBe(0);
@@ -51,7 +47,7 @@ describe("sessionlens sessions / close", () => {
   });
 
   it("reads flags from SESSIONLENS_* environment variables and sends the token", async () => {
-    t = await startCollector({ apiToken: "tok" });
+    await t.start({ apiToken: "tok" });
     const denied = capture({ SESSIONLENS_URL: t.url });
     expect(await main(["sessions"], denied.io)).toBe(1);
     expect(denied.err()).toContain("401");
@@ -63,9 +59,8 @@ describe("sessionlens sessions / close", () => {
   });
 
   it("close closes a session (exit 0) and reports an unknown one (exit 1)", async () => {
-    t = await startCollector();
-    const agent = await TestAgent.join(t.wsUrl);
-    agents.push(agent);
+    await t.start();
+    const agent = await t.join();
     const run = capture();
     expect(await main(["close", agent.welcome!.sessionId, "--message", "bye", "--url", t.url], run.io)).toBe(0);
     expect(run.out()).toContain(`closed session ${agent.welcome!.sessionId}`);

@@ -1,27 +1,17 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SESSION_INFO_KEYS, type AppMessage, type CloseSessionMessage } from "@sessionlens/shared";
-import { afterEach, describe, expect, it } from "vitest";
-import { TestAgent } from "../helpers/agent.js";
-import { eventually, startCollector, tempDir, type TestCollector } from "../helpers/collector.js";
+import { describe, expect, it } from "vitest";
+import { eventually, tempDir } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 
 describe("HTTP API", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
-  const join2 = async (...args: Parameters<typeof TestAgent.join>) => {
-    const agent = await TestAgent.join(...args);
-    agents.push(agent);
-    return agent;
-  };
-  afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-  });
+  const t = useCollector();
   const api = (path: string, init?: RequestInit) => fetch(`${t.url}${path}`, init);
 
   it("GET /api/v1/sessions answers a bare array with exactly the thirteen keys", async () => {
-    t = await startCollector();
-    const agent = await join2(t.wsUrl, { bytes: 64 });
+    await t.start();
+    const agent = await t.join({ bytes: 64 });
     const response = await api("/api/v1/sessions");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
@@ -33,10 +23,10 @@ describe("HTTP API", () => {
   });
 
   it("filters by usernameFilter and projectFilter, with wildcards", async () => {
-    t = await startCollector();
-    await join2(t.wsUrl, { project: "Alpha" });
-    await join2(t.wsUrl, { project: "Beta" });
-    await join2(t.wsUrl, { project: "Alphabet" });
+    await t.start();
+    await t.join({ project: "Alpha" });
+    await t.join({ project: "Beta" });
+    await t.join({ project: "Alphabet" });
     const projects = async (query: string) =>
       ((await (await api(`/api/v1/sessions${query}`)).json()) as { project: string }[]).map((s) => s.project).sort();
     expect(await projects("?projectFilter=Alpha")).toEqual(["Alpha"]);
@@ -48,16 +38,16 @@ describe("HTTP API", () => {
   });
 
   it("streams a large answer in chunks", async () => {
-    t = await startCollector({ maxConnectionsPerIp: 1_000 });
-    for (let i = 0; i < 300; i++) await join2(t.wsUrl, { userAgent: `Agent ${i} ${"x".repeat(400)}` });
+    await t.start({ maxConnectionsPerIp: 1_000 });
+    for (let i = 0; i < 300; i++) await t.join({ userAgent: `Agent ${i} ${"x".repeat(400)}` });
     const response = await api("/api/v1/sessions");
     expect(response.headers.get("transfer-encoding")).toBe("chunked");
     expect((await response.json()) as unknown[]).toHaveLength(300);
   });
 
   it("GET /api/v1/sessions/:id gives details, or 404", async () => {
-    t = await startCollector();
-    const agent = await join2(t.wsUrl, {
+    await t.start();
+    const agent = await t.join({
       bytes: 99,
       path: "/orders/7",
       userAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
@@ -79,9 +69,9 @@ describe("HTTP API", () => {
   });
 
   it("DELETE /api/v1/sessions/:id closes the session: pages get closeSession and 4000; then 404", async () => {
-    t = await startCollector();
-    const first = await join2(t.wsUrl);
-    const second = await join2(t.wsUrl, { resume: first.welcome!.resume });
+    await t.start();
+    const first = await t.join();
+    const second = await t.join({ resume: first.welcome!.resume });
     const response = await api(`/api/v1/sessions/${first.welcome!.sessionId}`, {
       method: "DELETE",
       headers: { "content-type": "application/json" },
@@ -100,9 +90,9 @@ describe("HTTP API", () => {
   });
 
   it("DELETE /api/v1/sessions/:id/pages/:pageId closes one page with 4001; 404 for unknown ones", async () => {
-    t = await startCollector();
-    const first = await join2(t.wsUrl);
-    const second = await join2(t.wsUrl, { resume: first.welcome!.resume });
+    await t.start();
+    const first = await t.join();
+    const second = await t.join({ resume: first.welcome!.resume });
     const id = first.welcome!.sessionId;
     expect((await api(`/api/v1/sessions/${id}/pages/${second.pageId}?message=later`, { method: "DELETE" })).status).toBe(204);
     expect((await second.closed).code).toBe(4001);
@@ -113,9 +103,9 @@ describe("HTTP API", () => {
   });
 
   it("POST /api/v1/sessions/:id/messages delivers to every page or one page; 404, 400 and 413", async () => {
-    t = await startCollector();
-    const first = await join2(t.wsUrl);
-    const second = await join2(t.wsUrl, { resume: first.welcome!.resume });
+    await t.start();
+    const first = await t.join();
+    const second = await t.join({ resume: first.welcome!.resume });
     const id = first.welcome!.sessionId;
     const post = (body: unknown, sessionId = id) =>
       api(`/api/v1/sessions/${sessionId}/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -147,7 +137,7 @@ describe("HTTP API", () => {
   });
 
   it("answers unknown routes and methods with JSON errors", async () => {
-    t = await startCollector();
+    await t.start();
     const notFound = await api("/api/v1/nothing");
     expect(notFound.status).toBe(404);
     expect(((await notFound.json()) as { error: { code: string } }).error.code).toBe("not_found");
@@ -158,7 +148,7 @@ describe("HTTP API", () => {
 
   describe("with an API token", () => {
     it("every /api/ call needs the Bearer token; health and metrics do not", async () => {
-      t = await startCollector({ apiToken: "s3cret-token" });
+      await t.start({ apiToken: "s3cret-token" });
       const none = await api("/api/v1/sessions");
       expect(none.status).toBe(401);
       expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
@@ -174,14 +164,14 @@ describe("HTTP API", () => {
   });
 
   it("/healthz and /readyz are 200 while running", async () => {
-    t = await startCollector();
+    await t.start();
     expect(await (await api("/healthz")).json()).toEqual({ status: "ok" });
     expect(await (await api("/readyz")).json()).toEqual({ status: "ready" });
   });
 
   it("readiness is 503 while draining (in-process handler)", async () => {
-    t = await startCollector();
-    const agent = await join2(t.wsUrl);
+    await t.start();
+    const agent = await t.join();
     const closing = t.collector.close();
     const status = await new Promise<number>((resolve) => {
       const res = {
@@ -204,7 +194,7 @@ describe("HTTP API", () => {
   describe("status page", () => {
     it("serves a small page saying it is not built, under a CSP without inline scripts", async () => {
       const dir = await tempDir();
-      t = await startCollector({ statusPageDir: join(dir.path, "missing") });
+      await t.start({ statusPageDir: join(dir.path, "missing") });
       const response = await api("/");
       expect(response.status).toBe(200);
       expect(response.headers.get("content-security-policy")).toContain("script-src 'self'");
@@ -219,7 +209,7 @@ describe("HTTP API", () => {
       await writeFile(join(dir.path, "index.html"), "<!doctype html><title>ok</title>");
       await writeFile(join(dir.path, "assets", "app-123.js"), "console.log(1)");
       await writeFile(join(dir.path, "secret.txt"), "no");
-      t = await startCollector({ statusPageDir: dir.path });
+      await t.start({ statusPageDir: dir.path });
       const index = await api("/");
       expect(await index.text()).toContain("<title>ok</title>");
       expect(index.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");

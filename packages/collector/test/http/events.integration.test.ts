@@ -1,21 +1,18 @@
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { TestAgent } from "../helpers/agent.js";
-import { eventually, startCollector, type TestCollector } from "../helpers/collector.js";
+import { eventually } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 
 describe("event stream: a slow consumer", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
+  const t = useCollector();
   let socket: Socket | undefined;
-  afterEach(async () => {
+  afterEach(() => {
     socket?.destroy();
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
   });
 
   it("is dropped once its unsent output passes the bound; everyone else carries on", async () => {
-    t = await startCollector({ sseCoalesceMs: 10, sseMaxBufferBytes: 64 * 1024, maxMessagesPerWindow: 10_000, maxConnectionsPerIp: 1_000 });
-    for (let i = 0; i < 40; i++) agents.push(await TestAgent.join(t.wsUrl, { path: `/${"p".repeat(1_000)}` }));
+    await t.start({ sseCoalesceMs: 10, sseMaxBufferBytes: 64 * 1024, maxMessagesPerWindow: 10_000, maxConnectionsPerIp: 1_000 });
+    for (let i = 0; i < 40; i++) await t.join({ path: `/${"p".repeat(1_000)}` });
     // A client that asks for the stream and then never reads.
     const { port } = new URL(t.url);
     socket = connect(Number(port), "127.0.0.1");
@@ -27,7 +24,7 @@ describe("event stream: a slow consumer", () => {
     let round = 0;
     const churn = setInterval(() => {
       round++;
-      for (const agent of agents) agent.report(`/${round}${"q".repeat(1_000)}`, 1);
+      for (const agent of t.agents) agent.report(`/${round}${"q".repeat(1_000)}`, 1);
     }, 20);
     try {
       await eventually(async () => {

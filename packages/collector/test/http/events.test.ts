@@ -1,36 +1,29 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { TestAgent } from "../helpers/agent.js";
-import { eventually, startCollector, type TestCollector } from "../helpers/collector.js";
+import { eventually } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 import { SseReader } from "../helpers/sse.js";
 
 describe("GET /api/v1/events", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
+  const t = useCollector();
   const readers: SseReader[] = [];
-  const join = async (...args: Parameters<typeof TestAgent.join>) => {
-    const agent = await TestAgent.join(...args);
-    agents.push(agent);
-    return agent;
-  };
   const open = async (path = "/api/v1/events", headers?: Record<string, string>) => {
     const reader = await SseReader.open(`${t.url}${path}`, headers);
     readers.push(reader);
     return reader;
   };
-  afterEach(async () => {
+  // Runs before the collector's own clean-up (hooks run last registered, first).
+  afterEach(() => {
     for (const reader of readers.splice(0)) reader.close();
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
   });
 
   it("sends a snapshot, then upsert and remove for a real session", async () => {
-    t = await startCollector({ sseCoalesceMs: 20 });
-    const existing = await join(t.wsUrl, { project: "A" });
+    await t.start({ sseCoalesceMs: 20 });
+    const existing = await t.join({ project: "A" });
     const reader = await open();
     const snapshot = await reader.waitFor((event) => event.type === "snapshot");
     expect((JSON.parse(snapshot.data) as { id: string }[]).map((s) => s.id)).toEqual([existing.welcome!.sessionId]);
 
-    const agent = await join(t.wsUrl, { project: "B" });
+    const agent = await t.join({ project: "B" });
     const id = agent.welcome!.sessionId;
     const upsert = await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).id === id);
     expect(JSON.parse(upsert.data)).toMatchObject({ id, project: "B", activePages: 1, pageIds: [agent.pageId] });
@@ -44,11 +37,11 @@ describe("GET /api/v1/events", () => {
   });
 
   it("applies the query's filters, and removes a session that stops matching", async () => {
-    t = await startCollector({ sseCoalesceMs: 20 });
+    await t.start({ sseCoalesceMs: 20 });
     const reader = await open("/api/v1/events?projectFilter=Al*");
     await reader.waitFor((event) => event.type === "snapshot");
-    const other = await join(t.wsUrl, { project: "Beta" });
-    const match = await join(t.wsUrl, { project: "Alpha" });
+    const other = await t.join({ project: "Beta" });
+    const match = await t.join({ project: "Alpha" });
     await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).id === match.welcome!.sessionId);
     other.report("/x", 10);
     match.report("/y", 10);
@@ -57,10 +50,10 @@ describe("GET /api/v1/events", () => {
   });
 
   it("coalesces a burst of changes of one session into few updates", async () => {
-    t = await startCollector({ sseCoalesceMs: 200, maxMessagesPerWindow: 1_000 });
+    await t.start({ sseCoalesceMs: 200, maxMessagesPerWindow: 1_000 });
     const reader = await open();
     await reader.waitFor((event) => event.type === "snapshot");
-    const agent = await join(t.wsUrl);
+    const agent = await t.join();
     for (let i = 0; i < 100; i++) agent.heartbeat(1);
     await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).totalBytesSent === 100);
     // 100 changes in well under a second: at most a handful of upserts.
@@ -68,8 +61,8 @@ describe("GET /api/v1/events", () => {
   });
 
   it("sends comment heartbeats and a fresh snapshot to a client that reconnects", async () => {
-    t = await startCollector({ sseHeartbeatMs: 30 });
-    const agent = await join(t.wsUrl);
+    await t.start({ sseHeartbeatMs: 30 });
+    const agent = await t.join();
     const first = await open();
     await first.waitFor((event) => event.type === "snapshot");
     await eventually(() => expect(first.comments).toBeGreaterThan(0));
@@ -80,7 +73,7 @@ describe("GET /api/v1/events", () => {
   });
 
   it("counts subscribers in /metrics and needs the API token when one is set", async () => {
-    t = await startCollector({ apiToken: "tok" });
+    await t.start({ apiToken: "tok" });
     expect((await open()).status).toBe(401);
     const reader = await open("/api/v1/events", { authorization: "Bearer tok" });
     await reader.waitFor((event) => event.type === "snapshot");

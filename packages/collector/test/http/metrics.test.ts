@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { TestAgent } from "../helpers/agent.js";
-import { eventually, startCollector, type TestCollector } from "../helpers/collector.js";
+import { describe, expect, it } from "vitest";
+import { eventually, startCollector } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 
 /** Parses Prometheus text into `name{labels}` -> value. */
 function parseMetrics(text: string): Map<string, number> {
@@ -15,17 +15,7 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 describe("GET /metrics", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
-  const join = async (...args: Parameters<typeof TestAgent.join>) => {
-    const agent = await TestAgent.join(...args);
-    agents.push(agent);
-    return agent;
-  };
-  afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-  });
+  const t = useCollector();
   const scrape = async () => {
     const response = await fetch(`${t.url}/metrics`);
     expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
@@ -33,12 +23,12 @@ describe("GET /metrics", () => {
   };
 
   it("reports sessions and pages by scope and project, frames, bytes, connections and rejections", async () => {
-    t = await startCollector();
-    const browser = await join(t.wsUrl, { project: "Alpha", bytes: 100 });
-    await join(t.wsUrl, { project: "Alpha", resume: browser.welcome!.resume });
-    await join(t.wsUrl, { project: "Beta", scope: "designer" });
+    await t.start();
+    const browser = await t.join({ project: "Alpha", bytes: 100 });
+    await t.join({ project: "Alpha", resume: browser.welcome!.resume });
+    await t.join({ project: "Beta", scope: "designer" });
     browser.heartbeat(50);
-    const bad = await TestAgent.connect(t.wsUrl);
+    const bad = await t.connect();
     bad.sendRaw("not binary");
     await bad.closed;
     await eventually(async () => {
@@ -59,8 +49,8 @@ describe("GET /metrics", () => {
   });
 
   it("caps distinct project labels and folds the rest into other", async () => {
-    t = await startCollector({ maxProjectLabels: 2 });
-    for (const project of ["P1", "P2", "P3", "P4"]) await join(t.wsUrl, { project });
+    await t.start({ maxProjectLabels: 2 });
+    for (const project of ["P1", "P2", "P3", "P4"]) await t.join({ project });
     const m = await scrape();
     const projects = [...m.keys()].filter((key) => key.startsWith("sessionlens_sessions{")).map((key) => /project="([^"]*)"/.exec(key)![1]);
     expect(projects.sort()).toEqual(["P1", "P2", "other"]);
@@ -68,10 +58,10 @@ describe("GET /metrics", () => {
   });
 
   it("two collectors in one process keep separate registries", async () => {
-    t = await startCollector();
+    await t.start();
     const other = await startCollector();
     try {
-      await join(t.wsUrl);
+      await t.join();
       const a = await scrape();
       const b = parseMetrics(await (await fetch(`${other.url}/metrics`)).text());
       expect(a.get("sessionlens_connections_opened_total")).toBe(1);

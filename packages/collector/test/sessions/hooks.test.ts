@@ -1,22 +1,12 @@
 import type { SessionInfo } from "@sessionlens/shared";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import { TestAgent } from "../helpers/agent.js";
-import { eventually, pageDropped, startCollector, type TestCollector } from "../helpers/collector.js";
+import { describe, expect, it } from "vitest";
+import { eventually, pageDropped } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 import { SignJWT } from "jose";
 
 describe("lifecycle hooks", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
-  const join = async (...args: Parameters<typeof TestAgent.join>) => {
-    const agent = await TestAgent.join(...args);
-    agents.push(agent);
-    return agent;
-  };
-  afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-  });
+  const t = useCollector();
 
   function record(events: string[]) {
     t.collector.on("sessionStart", (s) => void events.push(`sessionStart ${s.id}`));
@@ -29,7 +19,7 @@ describe("lifecycle hooks", () => {
 
   it("fire once each, with the session's info and the end reason: ended by the agent", async () => {
     const secret = "hook-secret";
-    t = await startCollector({ identitySecret: secret });
+    await t.start({ identitySecret: secret });
     const events: string[] = [];
     record(events);
     const starts: SessionInfo[] = [];
@@ -38,7 +28,7 @@ describe("lifecycle hooks", () => {
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime(Math.floor(t.clock.now() / 1000) + 600)
       .sign(new TextEncoder().encode(secret));
-    const agent = await join(t.wsUrl, { token });
+    const agent = await t.join({ token });
     const id = agent.welcome!.sessionId;
     agent.token(null);
     await eventually(() => expect(events).toContain(`logout ${id} Unauthenticated`));
@@ -59,11 +49,11 @@ describe("lifecycle hooks", () => {
   });
 
   it("report timeout for a session whose pages dropped, and closed for one closed by command", async () => {
-    t = await startCollector();
+    await t.start();
     const events: string[] = [];
     record(events);
-    const dropped = await join(t.wsUrl);
-    const closed = await join(t.wsUrl);
+    const dropped = await t.join();
+    const closed = await t.join();
     await dropped.drop();
     await pageDropped(t.collector, dropped.welcome!.sessionId, dropped.pageId);
     await t.collector.closeSession(closed.welcome!.sessionId);
@@ -81,7 +71,7 @@ describe("lifecycle hooks", () => {
   it("a throwing, rejecting or removed handler changes nothing", async () => {
     const logged: string[] = [];
     const logger = pino({ level: "warn" }, { write: (line: string) => void logged.push(line) });
-    t = await startCollector({ logger });
+    await t.start({ logger });
     const seen: string[] = [];
     t.collector.on("sessionStart", () => {
       throw new Error("boom");
@@ -92,7 +82,7 @@ describe("lifecycle hooks", () => {
     const off = t.collector.on("sessionStart", () => void seen.push("removed"));
     off();
     t.collector.on("sessionStart", (s) => void seen.push(s.id));
-    const agent = await join(t.wsUrl);
+    const agent = await t.join();
     agent.heartbeat(10);
     await eventually(() => expect(seen).toEqual([agent.welcome!.sessionId]));
     await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.totalBytesSent).toBe(10));
@@ -101,7 +91,7 @@ describe("lifecycle hooks", () => {
   });
 
   it("refuses unknown event names", async () => {
-    t = await startCollector();
+    await t.start();
     expect(() => t.collector.on("nope" as "login", () => {})).toThrow(/unknown collector event/);
   });
 });

@@ -1,25 +1,14 @@
 import { SESSION_INFO_KEYS } from "@sessionlens/shared";
-import { afterEach, describe, expect, it } from "vitest";
-import { TestAgent } from "../helpers/agent.js";
-import { eventually, pageDropped, startCollector, type TestCollector } from "../helpers/collector.js";
+import { describe, expect, it } from "vitest";
+import { eventually, pageDropped } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 
 describe("session lifecycle", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
-  const join = async (...args: Parameters<typeof TestAgent.join>) => {
-    const agent = await TestAgent.join(...args);
-    agents.push(agent);
-    return agent;
-  };
-
-  afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-  });
+  const t = useCollector();
 
   it("a hello creates a session with the thirteen keys and correct values", async () => {
-    t = await startCollector();
-    const agent = await join(t.wsUrl, { path: "/app/home", bytes: 120 });
+    await t.start();
+    const agent = await t.join({ path: "/app/home", bytes: 120 });
     expect(agent.welcome).toMatchObject({ type: "welcome", v: 1, heartbeatMs: 10_000, idleTimeoutMs: 30_000, authorized: false });
     t.clock.advance(3_000);
     const [session] = await t.collector.getSessionInfo();
@@ -42,9 +31,9 @@ describe("session lifecycle", () => {
   });
 
   it("two pages with the same resume credential are one session with two pages", async () => {
-    t = await startCollector();
-    const first = await join(t.wsUrl);
-    const second = await join(t.wsUrl, { resume: first.welcome!.resume });
+    await t.start();
+    const first = await t.join();
+    const second = await t.join({ resume: first.welcome!.resume });
     expect(second.welcome!.sessionId).toBe(first.welcome!.sessionId);
     const [session] = await t.collector.getSessionInfo();
     expect(session!.pageIds.sort()).toEqual([first.pageId, second.pageId].sort());
@@ -52,8 +41,8 @@ describe("session lifecycle", () => {
   });
 
   it("a page that says bye leaves at once; the session ends after the timeout", async () => {
-    t = await startCollector();
-    const agent = await join(t.wsUrl);
+    await t.start();
+    const agent = await t.join();
     agent.bye();
     await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
     t.clock.advance(59_000);
@@ -64,8 +53,8 @@ describe("session lifecycle", () => {
   });
 
   it("a dropped page stays for the grace period, then leaves", async () => {
-    t = await startCollector();
-    const agent = await join(t.wsUrl);
+    await t.start();
+    const agent = await t.join();
     await agent.drop();
     await pageDropped(t.collector, agent.welcome!.sessionId, agent.pageId);
     expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([agent.pageId]);
@@ -75,25 +64,15 @@ describe("session lifecycle", () => {
 });
 
 describe("resume and pages", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
-  const join = async (...args: Parameters<typeof TestAgent.join>) => {
-    const agent = await TestAgent.join(...args);
-    agents.push(agent);
-    return agent;
-  };
-  afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-  });
+  const t = useCollector();
 
   it("a dropped page that reconnects within the grace period continues the same page and session", async () => {
-    t = await startCollector();
-    const first = await join(t.wsUrl, { bytes: 100 });
+    await t.start();
+    const first = await t.join({ bytes: 100 });
     await first.drop();
     await pageDropped(t.collector, first.welcome!.sessionId, first.pageId);
     t.clock.advance(10_000);
-    const again = await join(t.wsUrl, { resume: first.welcome!.resume, pageId: first.pageId, bytes: 150 });
+    const again = await t.join({ resume: first.welcome!.resume, pageId: first.pageId, bytes: 150 });
     expect(again.welcome!.sessionId).toBe(first.welcome!.sessionId);
     t.clock.advance(10_000);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -102,24 +81,24 @@ describe("resume and pages", () => {
   });
 
   it("a forged or foreign resume credential starts a new session", async () => {
-    t = await startCollector();
-    const first = await join(t.wsUrl);
+    await t.start();
+    const first = await t.join();
     const parts = first.welcome!.resume.split(".");
     const forged = [...parts.slice(0, 4), "A".repeat(43)].join(".");
-    const attacker = await join(t.wsUrl, { resume: forged });
+    const attacker = await t.join({ resume: forged });
     expect(attacker.welcome!.sessionId).not.toBe(first.welcome!.sessionId);
     // The session id alone (as admins see it) is not a credential either.
-    const guesser = await join(t.wsUrl, { resume: first.welcome!.sessionId });
+    const guesser = await t.join({ resume: first.welcome!.sessionId });
     expect(guesser.welcome!.sessionId).not.toBe(first.welcome!.sessionId);
     // A real credential presented for another project does not resume.
-    const otherProject = await join(t.wsUrl, { resume: first.welcome!.resume, project: "Other" });
+    const otherProject = await t.join({ resume: first.welcome!.resume, project: "Other" });
     expect(otherProject.welcome!.sessionId).not.toBe(first.welcome!.sessionId);
     expect(await t.collector.getSessionInfo()).toHaveLength(4);
   });
 
   it("repeated, stale and out-of-order reports never double-count", async () => {
-    t = await startCollector();
-    const agent = await join(t.wsUrl, { bytes: 10 });
+    await t.start();
+    const agent = await t.join({ bytes: 10 });
     const { epoch } = agent;
     agent.send({ type: "heartbeat", epoch, seq: 5, bytes: 100 });
     agent.send({ type: "heartbeat", epoch, seq: 5, bytes: 100 }); // repeated
@@ -142,23 +121,23 @@ describe("resume and pages", () => {
   });
 
   it("totals include pages that closed, and a page that comes back is not counted twice", async () => {
-    t = await startCollector();
-    const first = await join(t.wsUrl, { bytes: 1_000 });
-    const second = await join(t.wsUrl, { resume: first.welcome!.resume, bytes: 500 });
+    await t.start();
+    const first = await t.join({ bytes: 1_000 });
+    const second = await t.join({ resume: first.welcome!.resume, bytes: 500 });
     second.bye();
     await second.close(1001);
     await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([first.pageId]));
     expect((await t.collector.getSessionInfo())[0]!.totalBytesSent).toBe(1_500);
     // Back from the back/forward cache with the same page id and cumulative counters.
-    const back = await join(t.wsUrl, { resume: first.welcome!.resume, pageId: second.pageId, epoch: second.epoch, bytes: 520 });
+    const back = await t.join({ resume: first.welcome!.resume, pageId: second.pageId, epoch: second.epoch, bytes: 520 });
     expect(back.welcome!.sessionId).toBe(first.welcome!.sessionId);
     const [session] = await t.collector.getSessionInfo();
     expect(session).toMatchObject({ totalBytesSent: 1_520, recentBytesSent: 20, activePages: 2 });
   });
 
   it("lastComm counts from the last frame of any page", async () => {
-    t = await startCollector();
-    const agent = await join(t.wsUrl);
+    await t.start();
+    const agent = await t.join();
     t.clock.advance(4_000);
     agent.heartbeat();
     await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.lastComm).toBe(0));
@@ -167,8 +146,8 @@ describe("resume and pages", () => {
   });
 
   it("a session that timed out or was closed never comes back by resuming", async () => {
-    t = await startCollector();
-    const agent = await join(t.wsUrl);
+    await t.start();
+    const agent = await t.join();
     const { resume, sessionId } = agent.welcome!;
     await agent.drop();
     await pageDropped(t.collector, sessionId, agent.pageId);
@@ -176,36 +155,35 @@ describe("resume and pages", () => {
     await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
     t.clock.advance(61_000);
     await eventually(async () => expect(await t.collector.getSessionInfo()).toHaveLength(0));
-    const again = await join(t.wsUrl, { resume });
+    const again = await t.join({ resume });
     expect(again.welcome!.sessionId).not.toBe(sessionId);
 
     await t.collector.closeSession(again.welcome!.sessionId);
-    const third = await join(t.wsUrl, { resume: again.welcome!.resume });
+    const third = await t.join({ resume: again.welcome!.resume });
     expect(third.welcome!.sessionId).not.toBe(again.welcome!.sessionId);
   });
 
   it("a credential that verifies for a session this collector never saw recreates it with its id and creation time", async () => {
     const secret = "cluster-secret";
-    t = await startCollector({ secret });
-    const agent = await join(t.wsUrl);
+    await t.start({ secret });
+    const agent = await t.join();
     t.clock.advance(30_000);
     const { resume, sessionId } = agent.welcome!;
     await agent.drop();
     await t.close();
     // Another node of the cluster (same secret, no shared data).
-    t = await startCollector({ secret }, t.clock);
-    const back = await join(t.wsUrl, { resume, pageId: agent.pageId });
+    await t.start({ secret }, t.clock);
+    const back = await t.join({ resume, pageId: agent.pageId });
     expect(back.welcome!.sessionId).toBe(sessionId);
     expect((await t.collector.getSessionInfo())[0]!.uptime).toBe(30_000);
   });
 
   it("a page closed by command may not come back", async () => {
-    t = await startCollector({ maxMessagesPerWindow: 1_000 });
-    const first = await join(t.wsUrl);
+    await t.start({ maxMessagesPerWindow: 1_000 });
+    const first = await t.join();
     expect(await t.collector.closePage(first.welcome!.sessionId, first.pageId, "bye now")).toBe(true);
     expect(await first.closed).toMatchObject({ code: 4001 });
-    const retry = await TestAgent.connect(t.wsUrl);
-    agents.push(retry);
+    const retry = await t.connect();
     retry.send(retry.helloMessage({ resume: first.welcome!.resume, pageId: first.pageId }));
     expect(await retry.closed).toMatchObject({ code: 4001 });
   });

@@ -1,55 +1,47 @@
 import { readFile, stat } from "node:fs/promises";
 import { join as joinPath } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { TestAgent } from "../helpers/agent.js";
-import { ManualClock, eventually, pageDropped, startCollector, tempDir, type TestCollector } from "../helpers/collector.js";
+import { ManualClock, eventually, pageDropped, tempDir } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 
 describe("restart with the same data dir", () => {
-  let t: TestCollector | undefined;
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  const agents: TestAgent[] = [];
-  const join = async (...args: Parameters<typeof TestAgent.join>) => {
-    const agent = await TestAgent.join(...args);
-    agents.push(agent);
-    return agent;
-  };
+  // Registered first, so it runs last: after the collector has let go of the data dir.
   afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-    t = undefined;
     await dir?.remove();
   });
+  const t = useCollector();
 
   it("keeps the secret in the data dir (mode 0600) and reuses it", async () => {
     dir = await tempDir();
-    t = await startCollector({ dataDir: dir.path });
+    await t.start({ dataDir: dir.path });
     const first = (await readFile(joinPath(dir.path, "secret"), "utf8")).trim();
     expect(first.length).toBeGreaterThanOrEqual(32);
     expect((await stat(joinPath(dir.path, "secret"))).mode & 0o777).toBe(0o600);
     await t.close();
-    t = await startCollector({ dataDir: dir.path });
+    await t.start({ dataDir: dir.path });
     expect((await readFile(joinPath(dir.path, "secret"), "utf8")).trim()).toBe(first);
   });
 
   it("resumes the same session: same id, uptime continues, totals continue with a page that closed before the restart", async () => {
     dir = await tempDir();
     const clock = new ManualClock();
-    t = await startCollector({ dataDir: dir.path }, clock);
-    const stays = await join(t.wsUrl, { bytes: 1_000 });
-    const leaves = await join(t.wsUrl, { resume: stays.welcome!.resume, bytes: 700 });
+    await t.start({ dataDir: dir.path }, clock);
+    const stays = await t.join({ bytes: 1_000 });
+    const leaves = await t.join({ resume: stays.welcome!.resume, bytes: 700 });
     leaves.bye();
     await leaves.close();
     const { sessionId, resume } = stays.welcome!;
-    await eventually(async () => expect((await t!.collector.getSessionInfo())[0]!.pageIds).toEqual([stays.pageId]));
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([stays.pageId]));
     clock.advance(20_000);
     await t.close(); // agents are told 1001 and will resume
     expect((await stays.closed).code).toBe(1001);
 
     clock.advance(5_000);
-    t = await startCollector({ dataDir: dir.path }, clock);
+    await t.start({ dataDir: dir.path }, clock);
     // Restored at once, before the agent is back: the list does not blink.
     expect((await t.collector.getSessionInfo())[0]).toMatchObject({ id: sessionId, totalBytesSent: 1_700 });
-    const back = await join(t.wsUrl, { resume, pageId: stays.pageId, epoch: stays.epoch, bytes: 1_100 });
+    const back = await t.join({ resume, pageId: stays.pageId, epoch: stays.epoch, bytes: 1_100 });
     expect(back.welcome!.sessionId).toBe(sessionId);
     const [session] = await t.collector.getSessionInfo();
     expect(session).toMatchObject({ id: sessionId, uptime: 25_000, totalBytesSent: 1_800, recentBytesSent: 100, pageIds: [stays.pageId] });
@@ -58,9 +50,9 @@ describe("restart with the same data dir", () => {
   it("survives a crash: the snapshot written every few seconds is enough", async () => {
     dir = await tempDir();
     const clock = new ManualClock();
-    t = await startCollector({ dataDir: dir.path, snapshotIntervalMs: 50 }, clock);
-    const agent = await join(t.wsUrl, { bytes: 400 });
-    const other = await join(t.wsUrl, { resume: agent.welcome!.resume, bytes: 100 });
+    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50 }, clock);
+    const agent = await t.join({ bytes: 400 });
+    const other = await t.join({ resume: agent.welcome!.resume, bytes: 100 });
     other.bye();
     await other.close();
     await eventually(async () => {
@@ -69,9 +61,8 @@ describe("restart with the same data dir", () => {
     });
     // Simulate SIGKILL: nothing graceful, the process's state is simply gone. A second collector
     // on the same data dir only has what is on disk.
-    const crashed = t;
-    t = await startCollector({ dataDir: dir.path }, clock);
-    const back = await join(t.wsUrl, { resume: agent.welcome!.resume, pageId: agent.pageId, epoch: agent.epoch, bytes: 400 });
+    await t.start({ dataDir: dir.path }, clock);
+    const back = await t.join({ resume: agent.welcome!.resume, pageId: agent.pageId, epoch: agent.epoch, bytes: 400 });
     expect(back.welcome!.sessionId).toBe(agent.welcome!.sessionId);
     expect((await t.collector.getSessionInfo())[0]).toMatchObject({ totalBytesSent: 500 });
     await crashed.close();
@@ -80,22 +71,22 @@ describe("restart with the same data dir", () => {
   it("an ended session is refused on resume after a restart", async () => {
     dir = await tempDir();
     const clock = new ManualClock();
-    t = await startCollector({ dataDir: dir.path }, clock);
-    const closedOne = await join(t.wsUrl);
-    const timedOut = await join(t.wsUrl);
+    await t.start({ dataDir: dir.path }, clock);
+    const closedOne = await t.join();
+    const timedOut = await t.join();
     await t.collector.closeSession(closedOne.welcome!.sessionId, "bye");
     await timedOut.drop();
     await pageDropped(t.collector, timedOut.welcome!.sessionId, timedOut.pageId);
     clock.advance(16_000);
-    await eventually(async () => expect((await t!.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
     clock.advance(61_000);
-    await eventually(async () => expect(await t!.collector.getSessionInfo()).toHaveLength(0));
+    await eventually(async () => expect(await t.collector.getSessionInfo()).toHaveLength(0));
     await t.close();
 
-    t = await startCollector({ dataDir: dir.path }, clock);
+    await t.start({ dataDir: dir.path }, clock);
     expect(await t.collector.getSessionInfo()).toHaveLength(0);
     for (const agent of [closedOne, timedOut]) {
-      const again = await join(t.wsUrl, { resume: agent.welcome!.resume, pageId: agent.pageId });
+      const again = await t.join({ resume: agent.welcome!.resume, pageId: agent.pageId });
       expect(again.welcome!.sessionId).not.toBe(agent.welcome!.sessionId);
     }
   });
@@ -103,14 +94,14 @@ describe("restart with the same data dir", () => {
   it("restored pages that never come back leave after the grace period, and the session times out", async () => {
     dir = await tempDir();
     const clock = new ManualClock();
-    t = await startCollector({ dataDir: dir.path }, clock);
-    await join(t.wsUrl);
+    await t.start({ dataDir: dir.path }, clock);
+    await t.join();
     await t.close();
-    t = await startCollector({ dataDir: dir.path }, clock);
+    await t.start({ dataDir: dir.path }, clock);
     expect((await t.collector.getSessionInfo())[0]!.activePages).toBe(1);
     clock.advance(15_500);
-    await eventually(async () => expect((await t!.collector.getSessionInfo())[0]!.activePages).toBe(0));
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.activePages).toBe(0));
     clock.advance(60_500);
-    await eventually(async () => expect(await t!.collector.getSessionInfo()).toHaveLength(0));
+    await eventually(async () => expect(await t.collector.getSessionInfo()).toHaveLength(0));
   });
 });

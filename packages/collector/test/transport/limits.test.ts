@@ -1,27 +1,22 @@
 import type { ErrorMessage } from "@sessionlens/shared";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { TestAgent } from "../helpers/agent.js";
-import { eventually, pageDropped, startCollector, type TestCollector } from "../helpers/collector.js";
+import type { TestAgent, TestAgentOptions } from "../helpers/agent.js";
+import { eventually, pageDropped } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
 
-async function metricValue(t: TestCollector, name: string, labels: string): Promise<number> {
+async function metricValue(t: { url: string }, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${t.url}/metrics`)).text();
   const line = text.split("\n").find((candidate) => candidate.startsWith(`${name}{${labels}}`));
   return line === undefined ? 0 : Number(line.split(" ").pop());
 }
 
 describe("transport limits", () => {
-  let t: TestCollector;
-  const agents: TestAgent[] = [];
-  const track = (agent: TestAgent) => (agents.push(agent), agent);
-  afterEach(async () => {
-    await Promise.all(agents.splice(0).map((agent) => agent.drop()));
-    await t?.close();
-  });
+  const t = useCollector();
 
   /** Opens a connection, lets `act` misbehave, and returns the error frame and the close code. */
-  async function refused(act: (agent: TestAgent) => void | Promise<void>, options?: Parameters<typeof TestAgent.connect>[1]) {
-    const agent = track(await TestAgent.connect(t.wsUrl, options));
+  async function refused(act: (agent: TestAgent) => void | Promise<void>, options?: TestAgentOptions) {
+    const agent = await t.connect(options);
     await act(agent);
     const closed = await agent.closed;
     return { closed, error: (agent.frames.find((frame) => frame.type === "error") as ErrorMessage | undefined) ?? null };
@@ -47,7 +42,7 @@ describe("transport limits", () => {
       4400,
     ],
   ] as const)("%s is refused with an error frame and a close code, and counted", async (_name, act, code, closeCode) => {
-    t = await startCollector();
+    await t.start();
     const { closed, error } = await refused(act);
     expect(error?.code).toBe(code);
     expect(closed.code).toBe(closeCode);
@@ -55,23 +50,23 @@ describe("transport limits", () => {
   });
 
   it("a duplicate hello is refused", async () => {
-    t = await startCollector();
-    const agent = track(await TestAgent.join(t.wsUrl));
+    await t.start();
+    const agent = await t.join();
     agent.send(agent.helloMessage());
     expect((await agent.closed).code).toBe(4400);
     expect((agent.frames.find((frame) => frame.type === "error") as ErrorMessage).code).toBe("duplicate_hello");
   });
 
   it("a frame over 8 KiB closes the socket with 1009 and is counted", async () => {
-    t = await startCollector();
-    const agent = track(await TestAgent.join(t.wsUrl));
+    await t.start();
+    const agent = await t.join();
     agent.sendRaw(Buffer.alloc(9_000, 0x90));
     expect((await agent.closed).code).toBe(1009);
     await eventually(async () => expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="too_large"')).toBe(1));
   });
 
   it("an agent that sends no hello within 5 s is closed with 4408", async () => {
-    t = await startCollector();
+    await t.start();
     const { closed, error } = await refused(async () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       t.clock.advance(5_100);
@@ -81,8 +76,8 @@ describe("transport limits", () => {
   });
 
   it("too many frames too fast are closed with 4429", async () => {
-    t = await startCollector({ maxMessagesPerWindow: 10 });
-    const agent = track(await TestAgent.join(t.wsUrl));
+    await t.start({ maxMessagesPerWindow: 10 });
+    const agent = await t.join();
     for (let i = 0; i < 20; i++) agent.heartbeat(1);
     expect((await agent.closed).code).toBe(4429);
     expect((agent.frames.find((frame) => frame.type === "error") as ErrorMessage).code).toBe("rate_limited");
@@ -91,17 +86,17 @@ describe("transport limits", () => {
   });
 
   it("caps connections per client address with 4429", async () => {
-    t = await startCollector({ maxConnectionsPerIp: 2 });
-    track(await TestAgent.connect(t.wsUrl));
-    track(await TestAgent.connect(t.wsUrl));
+    await t.start({ maxConnectionsPerIp: 2 });
+    await t.connect();
+    await t.connect();
     const { closed, error } = await refused(() => {});
     expect(closed.code).toBe(4429);
     expect(error?.code).toBe("too_many_connections");
   });
 
   it("with an allow-list only those origins may connect", async () => {
-    t = await startCollector({ allowedOrigins: ["https://app.example.com"] });
-    const allowed = track(await TestAgent.join(t.wsUrl, {}, { origin: "https://app.example.com" }));
+    await t.start({ allowedOrigins: ["https://app.example.com"] });
+    const allowed = await t.join({}, { origin: "https://app.example.com" });
     expect(allowed.welcome).not.toBeNull();
     const other = await refused(() => {}, { origin: "https://evil.example.com" });
     expect(other.closed.code).toBe(4403);
@@ -111,9 +106,9 @@ describe("transport limits", () => {
   });
 
   it("refuses a 101st page in one session with too_many_pages", async () => {
-    t = await startCollector({ maxConnectionsPerIp: 1_000 });
-    const first = track(await TestAgent.join(t.wsUrl));
-    for (let i = 1; i < 100; i++) track(await TestAgent.join(t.wsUrl, { resume: first.welcome!.resume }));
+    await t.start({ maxConnectionsPerIp: 1_000 });
+    const first = await t.join();
+    for (let i = 1; i < 100; i++) await t.join({ resume: first.welcome!.resume });
     const { closed, error } = await refused((agent) => agent.send(agent.helloMessage({ resume: first.welcome!.resume })));
     expect(closed.code).toBe(4403);
     expect(error?.code).toBe("too_many_pages");
@@ -121,9 +116,9 @@ describe("transport limits", () => {
   });
 
   it("a connection that misbehaves disturbs no other session", async () => {
-    t = await startCollector();
-    const good = track(await TestAgent.join(t.wsUrl, { bytes: 10 }));
-    const bad = track(await TestAgent.join(t.wsUrl));
+    await t.start();
+    const good = await t.join({ bytes: 10 });
+    const bad = await t.join();
     bad.sendRaw(Buffer.from([0xc1, 0xff, 0x00]));
     await bad.closed;
     good.heartbeat(5);
@@ -135,8 +130,8 @@ describe("transport limits", () => {
   });
 
   it("terminates a socket that misses a pong; its page enters the grace period", async () => {
-    t = await startCollector({ heartbeatMs: 100 });
-    const agent = track(await TestAgent.join(t.wsUrl, {}, { autoPong: false }));
+    await t.start({ heartbeatMs: 100 });
+    const agent = await t.join({}, { autoPong: false });
     const closed = await agent.closed;
     expect(closed.code).toBe(1006);
     await pageDropped(t.collector, agent.welcome!.sessionId, agent.pageId);
@@ -145,15 +140,15 @@ describe("transport limits", () => {
   });
 
   it("a quiet socket gets keepalive frames; one that is sent something does not need them", async () => {
-    t = await startCollector({ heartbeatMs: 40, keepaliveMs: 40 });
-    const agent = track(await TestAgent.join(t.wsUrl));
+    await t.start({ heartbeatMs: 40, keepaliveMs: 40 });
+    const agent = await t.join();
     await eventually(() => expect(agent.frames.filter((frame) => frame.type === "keepalive").length).toBeGreaterThanOrEqual(2));
     expect(agent.frames.at(-1)).toEqual({ type: "keepalive" });
   });
 
   it("a socket that answers pings stays", async () => {
-    t = await startCollector({ heartbeatMs: 100 });
-    const agent = track(await TestAgent.join(t.wsUrl));
+    await t.start({ heartbeatMs: 100 });
+    const agent = await t.join();
     // Pinged from 100 ms on, each answer checked 1 s later: several rounds have been judged by now.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(agent.ws.readyState).toBe(WebSocket.OPEN);
@@ -161,20 +156,20 @@ describe("transport limits", () => {
   });
 
   it("takes the client address through trusted proxies only", async () => {
-    t = await startCollector({ trustProxy: ["loopback"] });
-    const proxied = track(await TestAgent.join(t.wsUrl, {}, { headers: { "x-forwarded-for": "203.0.113.9, 198.51.100.7" } }));
+    await t.start({ trustProxy: ["loopback"] });
+    const proxied = await t.join({}, { headers: { "x-forwarded-for": "203.0.113.9, 198.51.100.7" } });
     const session = (await t.collector.getSessionInfo()).find((candidate) => candidate.id === proxied.welcome!.sessionId);
     // The nearest untrusted hop, never the leftmost entry.
     expect(session!.clientAddress).toBe("198.51.100.7");
     await t.close();
 
-    t = await startCollector();
-    const direct = track(await TestAgent.join(t.wsUrl, {}, { headers: { "x-forwarded-for": "203.0.113.9" } }));
+    await t.start();
+    const direct = await t.join({}, { headers: { "x-forwarded-for": "203.0.113.9" } });
     expect((await t.collector.getSessionInfo()).find((candidate) => candidate.id === direct.welcome!.sessionId)!.clientAddress).toBe("127.0.0.1");
   });
 
   it("answers other paths than /ws with 404", async () => {
-    t = await startCollector();
+    await t.start();
     const ws = new WebSocket(t.wsUrl.replace("/ws", "/nope"));
     ws.on("error", () => {});
     const status = await new Promise<number>((resolve) => ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)));
