@@ -1,30 +1,13 @@
 /**
- * The session objects the collector's HTTP API and event stream deliver
- * (SPEC: the thirteen `getSessionInfo` keys), and a reader that turns parsed
- * JSON into them without trusting it: the page must not break, or show
- * `undefined`, because one object was odd.
+ * Readers for the session objects the collector's HTTP API and event stream
+ * deliver (`SessionInfo` from @sessionlens/shared, SPEC: the thirteen
+ * `getSessionInfo` keys): they turn parsed JSON into them without trusting
+ * it, so the page does not break, or show `undefined`, because one object was odd.
  */
 
-export const SCOPES = ["browser", "ios", "android", "designer"] as const;
-export type SessionScope = (typeof SCOPES)[number];
+import { isScope, SCOPES, type SessionInfo, type SessionScope } from "@sessionlens/shared";
 
-export interface SessionInfo {
-  userAgent: string;
-  id: string;
-  username: string;
-  authorized: boolean;
-  project: string;
-  /** Milliseconds since the session was created, as of when the collector sent it. */
-  uptime: number;
-  clientAddress: string;
-  /** Milliseconds since the collector last heard from the session, as of when it sent this. */
-  lastComm: number;
-  sessionScope: SessionScope;
-  activePages: number;
-  recentBytesSent: number;
-  totalBytesSent: number;
-  pageIds: string[];
-}
+export { SCOPES, type SessionInfo, type SessionScope };
 
 /** The `data` of a `remove` event. */
 export interface RemovedSession {
@@ -46,10 +29,6 @@ function text(fields: Fields, key: string, fallback = ""): string {
 function count(fields: Fields, key: string): number {
   const value = fields[key];
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
-}
-
-function isScope(value: unknown): value is SessionScope {
-  return typeof value === "string" && (SCOPES as readonly string[]).includes(value);
 }
 
 /** A session object from the API, or null when it has no string `id`. */
