@@ -264,6 +264,18 @@ describe.skipIf(!runnable)("demo app end to end in Chromium", () => {
     expect(errors.filter((e) => /Content Security Policy|eval/i.test(e))).toEqual([]);
   });
 
+  it("shows a message sent to the session, and stops the tab when the session is terminated", async () => {
+    const { context } = await profile();
+    const { page, sessionId } = await openApp(context);
+    await waitFor(() => session(sessionId));
+    await collector.sendMessage(sessionId, "notice", { text: "shift change at 14:00" });
+    await page.waitForSelector('#messages li:has-text("shift change at 14:00")', { timeout: 5000 });
+    await collector.closeSession(sessionId, "Closed by an administrator");
+    await page.waitForSelector('#messages li:has-text("closed-session")', { timeout: 5000 });
+    expect(await page.textContent("#connection")).toBe("stopped");
+    await waitFor(async () => ((await session(sessionId)) === undefined ? true : null), 5000);
+  });
+
   it("brings the same session back after a collector restart, with uptime and totals continuing", async () => {
     const { context } = await profile();
     const { page, sessionId } = await openApp(context);
