@@ -117,8 +117,13 @@ export const DEFAULTS = {
   sweepIntervalMs: 250,
 } as const;
 
+/** The options that must be positive numbers and have a fixed default. */
+type PositiveOption = Exclude<{ [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS], "port">;
+
 export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: string): ResolvedOptions {
-  const heartbeatMs = positive("heartbeatMs", options.heartbeatMs ?? DEFAULTS.heartbeatMs);
+  /** The option, else its default; a `RangeError` unless positive. */
+  const positiveOption = (name: PositiveOption): number => positive(name, options[name] ?? DEFAULTS[name]);
+  const heartbeatMs = positiveOption("heartbeatMs");
   return {
     host: options.host ?? DEFAULTS.host,
     port: options.port ?? DEFAULTS.port,
@@ -129,27 +134,27 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     apiToken: nonEmpty(options.apiToken),
     allowedOrigins: (options.allowedOrigins ?? []).map((origin) => origin.trim()).filter(Boolean),
     trustProxy: (options.trustProxy ?? []).map((cidr) => cidr.trim()).filter(Boolean),
-    sessionTimeoutMs: positive("sessionTimeoutMs", options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs),
-    pageGraceMs: positive("pageGraceMs", options.pageGraceMs ?? DEFAULTS.pageGraceMs),
+    sessionTimeoutMs: positiveOption("sessionTimeoutMs"),
+    pageGraceMs: positiveOption("pageGraceMs"),
     heartbeatMs,
     idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? heartbeatMs * 3),
     keepaliveMs: positive("keepaliveMs", options.keepaliveMs ?? heartbeatMs * 2),
-    helloTimeoutMs: positive("helloTimeoutMs", options.helloTimeoutMs ?? DEFAULTS.helloTimeoutMs),
-    maxMessagesPerWindow: positive("maxMessagesPerWindow", options.maxMessagesPerWindow ?? DEFAULTS.maxMessagesPerWindow),
-    rateWindowMs: positive("rateWindowMs", options.rateWindowMs ?? DEFAULTS.rateWindowMs),
-    maxConnectionsPerIp: positive("maxConnectionsPerIp", options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp),
-    maxMessageBytes: positive("maxMessageBytes", options.maxMessageBytes ?? DEFAULTS.maxMessageBytes),
-    maxPayloadDepth: positive("maxPayloadDepth", options.maxPayloadDepth ?? DEFAULTS.maxPayloadDepth),
-    resumeMaxAgeMs: positive("resumeMaxAgeMs", options.resumeMaxAgeMs ?? DEFAULTS.resumeMaxAgeMs),
-    snapshotIntervalMs: positive("snapshotIntervalMs", options.snapshotIntervalMs ?? DEFAULTS.snapshotIntervalMs),
-    maxProjectLabels: positive("maxProjectLabels", options.maxProjectLabels ?? DEFAULTS.maxProjectLabels),
-    sseCoalesceMs: positive("sseCoalesceMs", options.sseCoalesceMs ?? DEFAULTS.sseCoalesceMs),
-    sseHeartbeatMs: positive("sseHeartbeatMs", options.sseHeartbeatMs ?? DEFAULTS.sseHeartbeatMs),
-    sseMaxBufferBytes: positive("sseMaxBufferBytes", options.sseMaxBufferBytes ?? DEFAULTS.sseMaxBufferBytes),
+    helloTimeoutMs: positiveOption("helloTimeoutMs"),
+    maxMessagesPerWindow: positiveOption("maxMessagesPerWindow"),
+    rateWindowMs: positiveOption("rateWindowMs"),
+    maxConnectionsPerIp: positiveOption("maxConnectionsPerIp"),
+    maxMessageBytes: positiveOption("maxMessageBytes"),
+    maxPayloadDepth: positiveOption("maxPayloadDepth"),
+    resumeMaxAgeMs: positiveOption("resumeMaxAgeMs"),
+    snapshotIntervalMs: positiveOption("snapshotIntervalMs"),
+    maxProjectLabels: positiveOption("maxProjectLabels"),
+    sseCoalesceMs: positiveOption("sseCoalesceMs"),
+    sseHeartbeatMs: positiveOption("sseHeartbeatMs"),
+    sseMaxBufferBytes: positiveOption("sseMaxBufferBytes"),
     statusPageDir: options.statusPageDir ?? defaultStatusPageDir,
     logger: options.logger,
     clock: options.clock ?? systemClock,
-    sweepIntervalMs: positive("sweepIntervalMs", options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs),
+    sweepIntervalMs: positiveOption("sweepIntervalMs"),
   };
 }
 
