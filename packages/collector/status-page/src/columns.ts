@@ -1,4 +1,5 @@
 /** The table's columns, in Perspective's Sessions page order. */
+import { UNAUTHENTICATED } from "@sessionlens/shared";
 import { formatAgo, formatBytes, formatDuration } from "./format.js";
 import type { SessionRecord, SortKey } from "./model.js";
 import type { SessionScope } from "./session.js";
@@ -25,8 +26,6 @@ export const SCOPE_LABELS: Record<SessionScope, string> = {
   android: "Android",
   designer: "Designer",
 };
-
-export const UNAUTHENTICATED = "Unauthenticated";
 
 export const COLUMNS: readonly Column[] = [
   {

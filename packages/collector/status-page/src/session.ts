@@ -5,7 +5,7 @@
  * it, so the page does not break, or show `undefined`, because one object was odd.
  */
 
-import { isScope, SCOPES, type SessionInfo, type SessionScope } from "@sessionlens/shared";
+import { isScope, SCOPES, UNAUTHENTICATED, type SessionInfo, type SessionScope } from "@sessionlens/shared";
 
 export { SCOPES, type SessionInfo, type SessionScope };
 
@@ -43,7 +43,7 @@ export function readSessionInfo(value: unknown): SessionInfo | null {
   return {
     userAgent: text(value, "userAgent"),
     id,
-    username: text(value, "username", "Unauthenticated"),
+    username: text(value, "username", UNAUTHENTICATED),
     authorized: value["authorized"] === true,
     project: text(value, "project"),
     uptime: count(value, "uptime"),
