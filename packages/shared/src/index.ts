@@ -35,3 +35,5 @@ export { validateAgentMessage, validateCollectorMessage, exceedsDepth, fail } fr
 export type { ProtocolError, Validated } from "./validate.js";
 export { SESSION_INFO_KEYS, UNAUTHENTICATED } from "./session.js";
 export type { SessionInfo, SessionFilter } from "./session.js";
+export { compileWildcard } from "./filter.js";
+export type { Matcher } from "./filter.js";

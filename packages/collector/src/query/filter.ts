@@ -1,40 +1,13 @@
-import type { SessionFilter } from "@sessionlens/shared";
+import { compileWildcard, type SessionFilter } from "@sessionlens/shared";
 import type { FieldMatcher, StoreQuery } from "../store/types.js";
 
 const MATCH_ANY: FieldMatcher = { any: true, exact: null, test: () => true };
 
-/**
- * Compiles one filter: exact and case-sensitive, `*` matches any run of characters (the empty run
- * too), every other character is literal (no regular expressions, so `.` or `[` mean themselves).
- * A missing or empty filter matches everything.
- */
+/** Compiles one filter with the shared wildcard rules; an exact filter also names its index key. */
 export function compileFilter(filter: string | undefined | null): FieldMatcher {
-  if (filter == null || filter === "" || /^\*+$/.test(filter)) return MATCH_ANY;
-  if (!filter.includes("*")) {
-    const exact = filter;
-    return { any: false, exact, test: (value) => value === exact };
-  }
-  const parts = filter.split("*");
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
-  const middle = parts.slice(1, -1).filter((part) => part !== "");
-  const minLength = parts.reduce((sum, part) => sum + part.length, 0);
-  return {
-    any: false,
-    exact: null,
-    test(value) {
-      if (value.length < minLength || !value.startsWith(first) || !value.endsWith(last)) return false;
-      // Leftmost match of each middle part is always safe for `*`-only patterns.
-      let position = first.length;
-      const end = value.length - last.length;
-      for (const part of middle) {
-        const found = value.indexOf(part, position);
-        if (found === -1 || found + part.length > end) return false;
-        position = found + part.length;
-      }
-      return true;
-    },
-  };
+  const test = compileWildcard(filter);
+  if (test === null || filter == null) return MATCH_ANY;
+  return { any: false, exact: filter.includes("*") ? null : filter, test };
 }
 
 export function compileQuery(filter: SessionFilter): StoreQuery {
