@@ -125,8 +125,10 @@ export function startAgent(options: AgentOptions, environment: Environment = def
   const reportIntervalMs = options.reportIntervalMs ?? DEFAULTS.reportIntervalMs;
 
   const pageId = nanoid();
-  // The counter series of this page load: cumulative, never reset, resent in full on reconnect.
-  const epoch = Math.floor(env.now());
+  // The counter series of this page: cumulative, resent in full on reconnect. A page restored from
+  // the back/forward cache said bye, so its old series is final at the collector (which may have
+  // forgotten it, e.g. across a restart); it starts a new series at zero so nothing counts twice.
+  let epoch = Math.floor(env.now());
   let seq = 0;
   let bytes = 0;
   /** Bytes or path changed since the last hello or report. */
@@ -142,7 +144,9 @@ export function startAgent(options: AgentOptions, environment: Environment = def
 
   const userAgent = (options.userAgent ?? scopeObject.navigator?.userAgent ?? "").slice(0, LIMITS.userAgentChars);
   const scope = options.scope ?? touchScope(userAgent, win);
-  const counters = (): PageCounters => ({ epoch, seq: seq++, bytes });
+  /** The bytes the last frame carried: what the collector may know of this series. */
+  let reportedBytes = 0;
+  const counters = (): PageCounters => ({ epoch, seq: seq++, bytes: (reportedBytes = bytes) });
   const currentPath = (): string => {
     try {
       return String(options.pagePath ? options.pagePath() : win ? win.location.pathname : "/").slice(0, LIMITS.pathChars);
@@ -283,7 +287,12 @@ export function startAgent(options: AgentOptions, environment: Environment = def
           reportTimer = undefined;
           connection.close({ type: "bye", ...counters() });
         },
-        restore: () => connection.connect(),
+        restore: () => {
+          epoch = Math.max(Math.floor(env.now()), epoch + 1);
+          bytes -= reportedBytes; // what the bye could not carry (its own frame) opens the new series
+          reportedBytes = 0;
+          connection.connect();
+        },
         wake: () => connection.wake(),
         // Report what is pending now rather than after the throttle: the page may never run again.
         hidden: () => dirty && report(),
