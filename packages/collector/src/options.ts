@@ -159,14 +159,15 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
 }
 
 /**
- * Parses a duration: `"500ms"`, `"15s"`, `"2m"`, `"1h"`; a bare number means seconds.
+ * Parses a duration: `"500ms"`, `"15s"`, `"2m"`, `"1h"` (units in any case: `"15S"`); a bare
+ * number means seconds.
  * Returns milliseconds, or throws a `RangeError` naming the bad value.
  */
 export function parseDuration(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
   if (!match) throw new RangeError(`"${text}" is not a duration; use e.g. 500ms, 15s, 2m or a number of seconds`);
   const value = Number(match[1]);
-  const unit = match[2] ?? "s";
+  const unit = match[2]?.toLowerCase() ?? "s";
   const factor = unit === "ms" ? 1 : unit === "s" ? 1_000 : unit === "m" ? 60_000 : 3_600_000;
   const ms = Math.round(value * factor);
   if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`"${text}" is not a positive duration`);

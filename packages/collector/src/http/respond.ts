@@ -9,6 +9,7 @@ export type HttpErrorCode =
   | "too_large"
   | "too_deep"
   | "unsupported_media_type"
+  | "upgrade_required"
   | "not_ready"
   | "internal";
 

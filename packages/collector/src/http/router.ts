@@ -59,6 +59,13 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
       res.end(text);
       return;
     }
+    if (path === "/ws") {
+      // An upgrade request never reaches here (the server's "upgrade" event takes it).
+      return sendError(res, 426, "upgrade_required", "/ws is the agents' WebSocket endpoint: connect with a WebSocket upgrade", {
+        upgrade: "websocket",
+        connection: "Upgrade",
+      });
+    }
     if (path === "/api" || path.startsWith("/api/")) {
       if (!authorized(req)) {
         return sendError(res, 401, "unauthorized", "this API needs `Authorization: Bearer <token>`", {

@@ -65,6 +65,10 @@ describe("options", () => {
     ["1h", 3_600_000],
     ["60", 60_000],
     ["1.5", 1_500],
+    ["15S", 15_000],
+    ["500MS", 500],
+    ["2M", 120_000],
+    ["1H", 3_600_000],
   ])("parses %s", (text, ms) => expect(parseDuration(text)).toBe(ms));
 
   it.each(["", "soon", "-1", "0", "10 parsecs", "1e3"])("refuses %j", (text) => expect(() => parseDuration(text)).toThrow(RangeError));

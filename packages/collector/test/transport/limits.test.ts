@@ -176,4 +176,12 @@ describe("transport limits", () => {
     ws.terminate();
     expect(status).toBe(404);
   });
+
+  it("answers a plain GET /ws (no Upgrade) with 426 and the JSON error shape", async () => {
+    await t.start();
+    const response = await fetch(`${t.url}/ws`);
+    expect(response.status).toBe(426);
+    expect(response.headers.get("upgrade")).toBe("websocket");
+    expect(await response.json()).toEqual({ error: { code: "upgrade_required", message: expect.any(String) } });
+  });
 });
