@@ -251,8 +251,10 @@ export class SessionModel {
     this.stats.frames.heartbeat++;
     const session = page.session;
     if (session.ended || session.pages.get(page.id) !== page) return;
+    const recentBefore = session.recentBytesSent;
     this.#applyCounters(page, epoch, seq, bytes, now);
-    if (session.recentBytesSent > 0 && this.#observers.length > 0) this.#changed(session);
+    // recentBytesSent changed (rose, or dropped back to 0): subscribers must see it.
+    if ((session.recentBytesSent > 0 || recentBefore > 0) && this.#observers.length > 0) this.#changed(session);
   }
 
   /** Applies a heartbeat or report. */
@@ -261,8 +263,9 @@ export class SessionModel {
     const session = page.session;
     if (session.ended || session.pages.get(page.id) !== page) return;
     const now = this.#o.clock.now();
+    const recentBefore = session.recentBytesSent;
     const fresh = this.#applyCounters(page, epoch, seq, bytes, now);
-    let changed = session.recentBytesSent > 0;
+    let changed = session.recentBytesSent > 0 || recentBefore > 0;
     if (path !== null && fresh && path !== page.path) {
       page.path = this.#paths.intern(path);
       changed = true;
@@ -401,7 +404,7 @@ export class SessionModel {
     }
     for (const session of this.#timeoutWheel.takeDue(now)) {
       if (!session.ended && session.pages.size === 0) {
-        this.#endSession(session, session.lastLeaveClean ? "ended" : "timeout", now);
+        this.#endSession(session, session.endReasonIfIdle, now);
       }
     }
     for (const session of this.#expiryWheel.takeDue(now)) {
@@ -507,7 +510,7 @@ export class SessionModel {
     page.disconnectedAt ??= now;
     session.closedPagesBytes += page.bytes;
     if (reason !== "closed") session.rememberLeftPage(page);
-    session.lastLeaveClean = reason === "bye";
+    session.endReasonIfIdle = reason === "closed" ? "closed" : reason === "bye" ? "ended" : "timeout";
     if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
     this.#emitPage("pageEnd", session, page.id, now, reason);
     this.#persist(session);

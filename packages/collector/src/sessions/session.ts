@@ -1,5 +1,5 @@
 import type { SessionScope } from "@sessionlens/shared";
-import type { PageCollection, PageRecord, SessionRecord } from "../store/types.js";
+import type { PageCollection, PageRecord, SessionEndReason, SessionRecord } from "../store/types.js";
 
 /**
  * The model's handle on one agent socket. The transport implements it; the session model only
@@ -127,8 +127,11 @@ export class Session implements SessionRecord {
   readonly pages = new PageMap();
   /** Bumped by every token change, so a slow verification never overrides a newer one. */
   tokenGeneration = 0;
-  /** Whether the most recent page to leave said bye (the session then ends as "ended", not "timeout"). */
-  lastLeaveClean = false;
+  /**
+   * How the session ends if no page comes back, from how its most recent page left: "closed" when a
+   * command closed it, "ended" when it said bye (or closed its socket cleanly), "timeout" when it dropped.
+   */
+  endReasonIfIdle: SessionEndReason = "timeout";
   ended = false;
   #leftPages: Map<string, Page> | null = null;
   #closedPageIds: Set<string> | null = null;

@@ -36,6 +36,25 @@ describe("GET /api/v1/events", () => {
     expect(JSON.parse(remove.data)).toEqual({ id, reason: "closed" });
   });
 
+  it("publishes recentBytesSent falling back to 0 (but not a 0 that stays 0)", async () => {
+    await t.start({ sseCoalesceMs: 20 });
+    const agent = await t.join();
+    const reader = await open();
+    await reader.waitFor((event) => event.type === "snapshot");
+    agent.heartbeat(100);
+    await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).recentBytesSent === 100);
+    agent.heartbeat(0);
+    const zero = await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).recentBytesSent === 0);
+    expect(JSON.parse(zero.data)).toMatchObject({ totalBytesSent: 100, recentBytesSent: 0 });
+    const upserts = reader.events.filter((event) => event.type === "upsert").length;
+    agent.heartbeat(0);
+    agent.heartbeat(0);
+    // A marker change after the quiet frames: once it shows, the quiet ones would have shown too.
+    agent.heartbeat(7);
+    await reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).recentBytesSent === 7);
+    expect(reader.events.filter((event) => event.type === "upsert").length).toBe(upserts + 1);
+  });
+
   it("applies the query's filters, and removes a session that stops matching", async () => {
     await t.start({ sseCoalesceMs: 20 });
     const reader = await open("/api/v1/events?projectFilter=Al*");

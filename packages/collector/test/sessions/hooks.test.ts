@@ -68,6 +68,34 @@ describe("lifecycle hooks", () => {
     expect(events).toContain(`pageEnd ${closed.welcome!.sessionId} ${closed.pageId} session-ended`);
   });
 
+  it("a session whose last page was closed by command ends as closed, not timeout", async () => {
+    await t.start();
+    const events: string[] = [];
+    record(events);
+    const agent = await t.join();
+    const id = agent.welcome!.sessionId;
+    expect(await t.collector.closePage(id, agent.pageId)).toBe(true);
+    await eventually(() => expect(events).toContain(`pageEnd ${id} ${agent.pageId} closed`));
+    t.clock.advance(60_500);
+    await eventually(() => expect(events.filter((event) => event.startsWith("sessionEnd"))).toEqual([`sessionEnd ${id} closed`]));
+  });
+
+  it("the most recent leave decides: a page that drops after another was closed ends the session as timeout", async () => {
+    await t.start();
+    const events: string[] = [];
+    record(events);
+    const first = await t.join();
+    const id = first.welcome!.sessionId;
+    const second = await t.join({ resume: first.welcome!.resume });
+    await t.collector.closePage(id, first.pageId);
+    await second.drop();
+    await pageDropped(t.collector, id, second.pageId);
+    t.clock.advance(15_500);
+    await eventually(() => expect(events).toContain(`pageEnd ${id} ${second.pageId} grace`));
+    t.clock.advance(60_500);
+    await eventually(() => expect(events).toContain(`sessionEnd ${id} timeout`));
+  });
+
   it("a throwing, rejecting or removed handler changes nothing", async () => {
     const logged: string[] = [];
     const logger = pino({ level: "warn" }, { write: (line: string) => void logged.push(line) });
