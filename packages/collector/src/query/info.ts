@@ -64,6 +64,11 @@ export function toSessionDetails(record: SessionRecord, now: number, device: Dev
   };
 }
 
+/** The latest time `Date` can format. */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
+/** ISO time of `ms`, clamped to what `Date` can format (never a RangeError from a bad stored value). */
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  const safe = Number.isFinite(ms) ? Math.min(Math.max(ms, -MAX_DATE_MS), MAX_DATE_MS) : 0;
+  return new Date(safe).toISOString();
 }

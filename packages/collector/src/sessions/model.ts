@@ -481,9 +481,11 @@ export class SessionModel {
       return;
     }
     if (socket?.open) socket.send(encodeMessage({ type: "error", code: result.code, message: result.message }));
-    if (result.code === "token_expired" && result.username !== null) {
-      // Authentic but expired: the username shows, not authorized, until a fresh token comes.
-      this.#setIdentity(session, result.username, false, null, now);
+    if (result.code === "token_expired" && result.expiredSub !== null && result.expiredSub === session.username) {
+      // This session already verified this `sub` (a username only ever comes from a verified
+      // token): it keeps showing, not authorized, until a fresh token comes. A token that arrives
+      // expired for anyone else is refused like an invalid one.
+      this.#setIdentity(session, session.username, false, null, now);
     } else {
       this.#setIdentity(session, UNAUTHENTICATED, false, null, now);
     }

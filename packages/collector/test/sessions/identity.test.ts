@@ -1,7 +1,7 @@
 import { SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import type { ErrorMessage } from "@sessionlens/shared";
-import { eventually } from "../helpers/collector.js";
+import { eventually, tempDir } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 
 const SECRET = "identity-secret-for-tests";
@@ -60,11 +60,53 @@ describe("identity", () => {
     await eventually(async () => expect(await session()).toMatchObject({ username: "Unauthenticated", authorized: false }));
   });
 
-  it("an already expired token shows the authentic sub, not authorized, and asks for a fresh one", async () => {
+  it("a token that arrives already expired shows no username: refused like an invalid one, with token_expired", async () => {
     await t.start({ identitySecret: SECRET });
     const agent = await t.join({ token: await sign("billy", nowSeconds() - 10) });
+    expect(agent.welcome!.authorized).toBe(false);
     expect(((await agent.seen("error")) as ErrorMessage).code).toBe("token_expired");
+    expect(await session()).toMatchObject({ username: "Unauthenticated", authorized: false });
+    // Also in a token frame.
+    const refreshed = agent.next("error");
+    agent.token(await sign("mallory", nowSeconds() - 1));
+    expect(((await refreshed) as ErrorMessage).code).toBe("token_expired");
+    expect(await session()).toMatchObject({ username: "Unauthenticated", authorized: false });
+  });
+
+  it("an expired token for the sub this session already verified keeps the username, not authorized; for another sub it logs out", async () => {
+    await t.start({ identitySecret: SECRET });
+    const agent = await t.join({ token: await sign("billy", nowSeconds() + 60) });
+    expect(await session()).toMatchObject({ username: "billy", authorized: true });
+    const first = agent.next("error");
+    agent.token(await sign("billy", nowSeconds() - 1));
+    expect(((await first) as ErrorMessage).code).toBe("token_expired");
     expect(await session()).toMatchObject({ username: "billy", authorized: false });
+    // A second page of the session arriving with billy's expired token: still billy, not authorized.
+    const second = await t.join({ resume: agent.welcome!.resume, token: await sign("billy", nowSeconds() - 1) });
+    expect(second.welcome!.authorized).toBe(false);
+    expect(await session()).toMatchObject({ username: "billy", authorized: false, activePages: 2 });
+    const other = agent.next("error");
+    agent.token(await sign("alice", nowSeconds() - 1));
+    expect(((await other) as ErrorMessage).code).toBe("token_expired");
+    await eventually(async () => expect(await session()).toMatchObject({ username: "Unauthenticated", authorized: false }));
+  });
+
+  it("a signed token with a huge exp is clamped: details answer 200 and the expiry survives the snapshot", async () => {
+    const dir = await tempDir();
+    try {
+      await t.start({ identitySecret: SECRET, dataDir: dir.path });
+      const agent = await t.join({ token: await sign("billy", 9e15) });
+      expect(agent.welcome!.authorized).toBe(true);
+      const response = await fetch(`${t.url}/api/v1/sessions/${agent.welcome!.sessionId}`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ username: "billy", authorized: true, tokenExpiresAt: "9999-12-31T23:59:59.000Z" });
+      await t.close();
+      await t.start({ identitySecret: SECRET, dataDir: dir.path });
+      expect(await session()).toMatchObject({ username: "billy", authorized: true });
+    } finally {
+      await t.close();
+      await dir.remove();
+    }
   });
 
   it("without an identity secret no token verifies: a claimed username is never shown", async () => {

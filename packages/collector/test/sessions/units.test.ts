@@ -3,6 +3,9 @@ import { ResumeCredentials } from "../../src/sessions/credentials.js";
 import { DeadlineWheel } from "../../src/sessions/wheel.js";
 import { UserAgentCache } from "../../src/sessions/useragent.js";
 import { parseDuration, resolveOptions } from "../../src/options.js";
+import { toSessionDetails } from "../../src/query/info.js";
+import type { DeviceInfo } from "../../src/sessions/useragent.js";
+import type { SessionRecord } from "../../src/store/types.js";
 
 describe("DeadlineWheel", () => {
   it("fires due items once, never early, and honours cancel and reschedule", () => {
@@ -89,5 +92,28 @@ describe("options", () => {
       trustProxy: [],
     });
     expect(() => resolveOptions({ pageGraceMs: 0 }, "/x")).toThrow(/pageGraceMs/);
+  });
+});
+
+describe("session details", () => {
+  it("formats out-of-range stored times without throwing (a bad expiry never turns details into a 500)", () => {
+    const record: SessionRecord = {
+      id: "s",
+      project: "P",
+      createdAt: 1_764_000_000_000,
+      userAgent: "",
+      clientAddress: "",
+      scope: "browser",
+      username: "billy",
+      authorized: true,
+      tokenExpiresAt: 9e18,
+      lastCommAt: 1_764_000_000_000,
+      recentBytesSent: 0,
+      totalBytesSent: 0,
+      closedPagesBytes: 0,
+      pages: new Map(),
+    };
+    const details = toSessionDetails(record, 1_764_000_000_000, {} as DeviceInfo);
+    expect(details.tokenExpiresAt).toBe("+275760-09-13T00:00:00.000Z");
   });
 });
