@@ -52,6 +52,9 @@ const SEEN = 1;
 const ANSWERED = 2;
 const PING_PENDING = 4;
 
+/** What ws reads at most; frames between the protocol cap and this get an error frame `too_large`. */
+const WS_MAX_PAYLOAD = 2 * LIMITS.maxAgentFrameBytes;
+
 /** Frames that may queue behind a hello that is still being verified. */
 const MAX_QUEUED_WHILE_WELCOMING = 16;
 /** How long a shutdown waits for agents to acknowledge the close before cutting them off. */
@@ -85,7 +88,9 @@ export class AgentTransport {
     this.#o = options;
     this.#wss = new WebSocketServer({
       noServer: true,
-      maxPayload: LIMITS.maxAgentFrameBytes,
+      // Room above the protocol's cap, so a frame a little over it is read and refused with an
+      // error frame (onFrame); only frames over twice the cap are cut off by ws itself (1009, no frame).
+      maxPayload: WS_MAX_PAYLOAD,
       // Compression costs about 5x CPU and memory for frames of under 100 bytes.
       perMessageDeflate: false,
       clientTracking: false,
@@ -288,11 +293,11 @@ export class Connection implements PageSocket {
   }
 
   /** Refuses with an error frame and the close code that goes with `code`; counted in metrics. */
-  reject(code: ErrorCode, message: string): void {
+  reject(code: ErrorCode, message: string, closeCode = closeCodeFor(code)): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
     this.transport.countRejected(code);
     this.send(encodeMessage({ type: "error", code, message: message.slice(0, LIMITS.messageChars) }));
-    this.close(closeCodeFor(code), message);
+    this.close(closeCode, message);
   }
 
   closedPromise(): Promise<void> {
@@ -303,6 +308,10 @@ export class Connection implements PageSocket {
   onFrame(data: Buffer, isBinary: boolean): void {
     const state = this.state;
     if (state >= State.Closing) return;
+    if (data.length > LIMITS.maxAgentFrameBytes) {
+      this.reject("too_large", `frames may be at most ${LIMITS.maxAgentFrameBytes} bytes`, CLOSE_CODES.messageTooBig);
+      return;
+    }
     this.liveness |= SEEN | ANSWERED;
     const options = this.transport.options;
     const now = options.clock.now();
@@ -470,7 +479,7 @@ function onClose(this: AgentSocket, code: number): void {
 function onError(this: AgentSocket, error: Error & { code?: string }): void {
   const connection = this[kConnection];
   if (connection === undefined) return;
-  // ws closes the socket itself (1009 for oversized frames, 1002/1007 for protocol errors).
+  // ws closes the socket itself (1009 for frames over twice the protocol cap, 1002/1007 for protocol errors).
   connection.transport.countRejected(error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ? "too_large" : "bad_frame");
 }
 

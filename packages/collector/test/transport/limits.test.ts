@@ -57,11 +57,29 @@ describe("transport limits", () => {
     expect((agent.frames.find((frame) => frame.type === "error") as ErrorMessage).code).toBe("duplicate_hello");
   });
 
-  it("a frame over 8 KiB closes the socket with 1009 and is counted", async () => {
+  it("a frame over 8 KiB gets an error frame too_large and close code 1009, and is counted", async () => {
     await t.start();
     const agent = await t.join();
     agent.sendRaw(Buffer.alloc(9_000, 0x90));
     expect((await agent.closed).code).toBe(1009);
+    expect((agent.frames.find((frame) => frame.type === "error") as ErrorMessage | undefined)?.code).toBe("too_large");
+    await eventually(async () => expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="too_large"')).toBe(1));
+  });
+
+  it("a frame of exactly 8 KiB is not too large; one over 16 KiB is cut off by ws (1009, no error frame), still counted", async () => {
+    await t.start();
+    const fits = await t.join();
+    // 8,192 bytes: a msgpack bin 16 header (3 bytes) and 8,189 bytes; not a valid message, but not too large.
+    const exact = Buffer.alloc(8_192, 0);
+    exact[0] = 0xc5;
+    exact.writeUInt16BE(8_189, 1);
+    fits.sendRaw(exact);
+    expect((await fits.closed).code).toBe(4400);
+    expect((fits.frames.find((frame) => frame.type === "error") as ErrorMessage | undefined)?.code).not.toBe("too_large");
+
+    const huge = await t.join();
+    huge.sendRaw(Buffer.alloc(17_000, 0x90));
+    expect((await huge.closed).code).toBe(1009);
     await eventually(async () => expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="too_large"')).toBe(1));
   });
 
