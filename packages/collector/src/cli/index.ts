@@ -126,10 +126,18 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
     trustProxy: listFlag(values, "trust-proxy"),
     sessionTimeoutMs: duration(values, "session-timeout"),
     pageGraceMs: duration(values, "page-grace"),
-    // Structured JSON lines on stdout; secrets are never logged.
-    logger: pino({ name: "sessionlens", level, redact: ["req.headers.authorization", "apiToken", "secret", "identitySecret"] }, {
-      write: (line: string) => io.stdout.write(line),
-    }),
+    // Structured JSON lines: info and debug on stdout, warn and above on stderr (each line on one
+    // of them, never both); secrets are never logged.
+    logger: pino(
+      { name: "sessionlens", level, redact: ["req.headers.authorization", "apiToken", "secret", "identitySecret"] },
+      pino.multistream(
+        [
+          { level: "trace", stream: { write: (line: string) => io.stdout.write(line) } },
+          { level: "warn", stream: { write: (line: string) => io.stderr.write(line) } },
+        ],
+        { dedupe: true },
+      ),
+    ),
   };
   if (options.allowedOrigins!.length > 0) {
     for (const origin of options.allowedOrigins!) {

@@ -1,3 +1,5 @@
+import { writeFile } from "node:fs/promises";
+import { join as joinPath } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/index.js";
 import type { CliIo } from "../../src/cli/io.js";
@@ -134,6 +136,25 @@ describe("sessionlens serve", () => {
     expect((await agent.closed).code).toBe(1001);
     for (const line of run.out().trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
     expect(run.out()).not.toContain("never-logged");
+    await dir.remove();
+  });
+
+  it("logs info on stdout and warnings and errors on stderr, each line once", async () => {
+    const dir = await tempDir();
+    // An unreadable snapshot: the collector warns and starts empty.
+    await writeFile(joinPath(dir.path, "sessions.json"), "{ not json");
+    const stop = new AbortController();
+    const run = capture({ SESSIONLENS_PORT: "0", SESSIONLENS_DATA_DIR: dir.path }, stop.signal);
+    const exit = main(["serve"], run.io);
+    await eventually(() => expect(run.out()).toContain("listening on"));
+    stop.abort();
+    expect(await exit).toBe(0);
+    const levels = (text: string) => text.trim().split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { level: number }).level);
+    expect(levels(run.out()).length).toBeGreaterThan(0);
+    expect(levels(run.out()).every((level) => level < 40)).toBe(true);
+    expect(levels(run.err())).toContain(40);
+    expect(levels(run.err()).every((level) => level >= 40)).toBe(true);
+    expect(run.err()).toContain("snapshot could not be read");
     await dir.remove();
   });
 
