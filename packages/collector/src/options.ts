@@ -64,6 +64,19 @@ export interface CollectorOptions {
   maxPayloadDepth?: number;
   /** How long a resume credential stays valid, and how long ended sessions are remembered. Default 7 days. */
   resumeMaxAgeMs?: number;
+  /**
+   * Ended sessions remembered (tombstones) by the embedded store, at most; beyond it the oldest are
+   * forgotten, and resume credentials issued before the latest of their end times no longer
+   * recreate a session. Default `200_000`.
+   */
+  maxTombstones?: number;
+  /**
+   * New agent connections per second one client address may open (token bucket, refilled at this
+   * rate, holding `connectionBurstPerIp`); more are refused with `rate_limited` and 4429. Default `50`.
+   */
+  connectionRatePerIp?: number;
+  /** Burst of new agent connections one client address may open at once. Default `500`. */
+  connectionBurstPerIp?: number;
   /** The durable store writes its snapshot at most this often when something changed. Default `2_000`. */
   snapshotIntervalMs?: number;
   /** Distinct `project` label values in `/metrics`; the rest are folded into `other`. Default `50`. */
@@ -109,6 +122,9 @@ export const DEFAULTS = {
   maxMessageBytes: 65_536,
   maxPayloadDepth: 32,
   resumeMaxAgeMs: 7 * 24 * 3_600_000,
+  maxTombstones: 200_000,
+  connectionRatePerIp: 50,
+  connectionBurstPerIp: 500,
   snapshotIntervalMs: 2_000,
   maxProjectLabels: 50,
   sseCoalesceMs: 250,
@@ -146,6 +162,9 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     maxMessageBytes: positiveOption("maxMessageBytes"),
     maxPayloadDepth: positiveOption("maxPayloadDepth"),
     resumeMaxAgeMs: positiveOption("resumeMaxAgeMs"),
+    maxTombstones: positiveOption("maxTombstones"),
+    connectionRatePerIp: positiveOption("connectionRatePerIp"),
+    connectionBurstPerIp: positiveOption("connectionBurstPerIp"),
     snapshotIntervalMs: positiveOption("snapshotIntervalMs"),
     maxProjectLabels: positiveOption("maxProjectLabels"),
     sseCoalesceMs: positiveOption("sseCoalesceMs"),

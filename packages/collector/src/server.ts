@@ -87,6 +87,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
       tombstoneTtlMs: o.resumeMaxAgeMs,
+      maxTombstones: o.maxTombstones,
       now,
       onWarning: (message, error) => log("warn", message, { err: error }),
     });
@@ -117,6 +118,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     allowedOrigins: o.allowedOrigins,
     trustProxy: o.trustProxy,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
+    connectionRatePerIp: o.connectionRatePerIp,
+    connectionBurstPerIp: o.connectionBurstPerIp,
     helloTimeoutMs: o.helloTimeoutMs,
     maxMessagesPerWindow: o.maxMessagesPerWindow,
     rateWindowMs: o.rateWindowMs,
@@ -186,12 +189,21 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     credentials.setSecret(await loadResumeSecret(o.secret, o.dataDir));
     await model.start();
     transport.start();
+    let pruning = false;
     sweepTimer = setInterval(() => {
       try {
         transport.tick();
         model.tick();
       } catch (error) {
         log("error", "a lifecycle sweep failed", { err: error });
+      }
+      // Expired tombstones are forgotten a bounded batch at a time, one prune in flight at most.
+      if (store.prune !== undefined && !pruning) {
+        pruning = true;
+        store
+          .prune()
+          .catch((error: unknown) => log("warn", "the store could not prune expired tombstones", { err: error }))
+          .finally(() => (pruning = false));
       }
     }, o.sweepIntervalMs);
     sweepTimer.unref();

@@ -268,6 +268,7 @@ export class SessionModel {
     let changed = session.recentBytesSent > 0 || recentBefore > 0;
     if (path !== null && fresh && path !== page.path) {
       page.path = this.#paths.intern(path);
+      this.#o.store.countersChanged?.();
       changed = true;
     }
     if (changed && this.#observers.length > 0) this.#changed(session);
@@ -434,12 +435,17 @@ export class SessionModel {
     }
     const live = this.sessions.get(claim.sessionId);
     if (live !== undefined) return live.ended || live.project !== hello.project ? null : { ...claim, recreate: false };
-    // Not here: ended (tombstoned) sessions stay ended; otherwise the state was lost, so recreate it.
-    const tombstone = await this.#o.store.getTombstone(claim.sessionId).catch((error: unknown) => {
-      this.#o.log("warn", "the store could not be asked for a tombstone; starting a new session", { err: error });
-      return "unknown" as const;
-    });
-    return tombstone === undefined ? { ...claim, recreate: true } : null;
+    // Not here: ended (tombstoned) sessions stay ended; otherwise the state was lost, so recreate it,
+    // unless the credential predates the floor of evicted tombstones: it may name a session that
+    // ended and whose tombstone is gone, which must never come back.
+    const store = this.#o.store;
+    const [tombstone, floor] = await Promise.all([store.getTombstone(claim.sessionId), store.tombstoneFloor?.() ?? 0]).catch(
+      (error: unknown) => {
+        this.#o.log("warn", "the store could not be asked for a tombstone; starting a new session", { err: error });
+        return ["unknown" as const, 0] as const;
+      },
+    );
+    return tombstone === undefined && claim.issuedAt > floor ? { ...claim, recreate: true } : null;
   }
 
   /** Merges cumulative counters with max; returns whether the frame is newer than any applied. */
@@ -471,6 +477,8 @@ export class SessionModel {
     if (raised > 0) {
       session.totalBytesSent += raised;
       this.stats.bytesReported += raised;
+      // Bytes are what a crash must not lose: the next snapshot is needed (a flag, no I/O).
+      this.#o.store.countersChanged?.();
     }
     return fresh;
   }

@@ -11,6 +11,11 @@ export interface MemoryStoreOptions {
   snapshotIntervalMs?: number;
   /** Tombstones older than this are forgotten. Default 7 days. */
   tombstoneTtlMs?: number;
+  /**
+   * At most this many tombstones are kept; beyond it the oldest are evicted and the latest end
+   * time among them becomes the tombstone floor. Default `200_000`.
+   */
+  maxTombstones?: number;
   /** Time source. Default `Date.now`. */
   now?: () => number;
   /** Told about snapshot problems (unreadable file, failed write). Default: ignored. */
@@ -31,6 +36,9 @@ export class MemorySessionStore implements SessionStore {
   readonly #snapshot: SnapshotFile | null;
   readonly #snapshotIntervalMs: number;
   readonly #tombstoneTtlMs: number;
+  readonly #maxTombstones: number;
+  /** The latest end time among evicted tombstones (see `tombstoneFloor`). */
+  #tombstoneFloor = 0;
   readonly #now: () => number;
   readonly #warn: (message: string, error?: unknown) => void;
   #dirty = false;
@@ -45,6 +53,7 @@ export class MemorySessionStore implements SessionStore {
     this.#snapshot = options.dataDir ? new SnapshotFile(options.dataDir) : null;
     this.#snapshotIntervalMs = options.snapshotIntervalMs ?? 2_000;
     this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 7 * 24 * 3_600_000;
+    this.#maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
     this.#now = options.now ?? Date.now;
     this.#warn = options.onWarning ?? (() => {});
   }
@@ -62,6 +71,8 @@ export class MemorySessionStore implements SessionStore {
         for (const [id, tombstone] of loaded.tombstones) {
           if (tombstone.endedAt >= oldest) this.#tombstones.set(id, tombstone);
         }
+        this.#tombstoneFloor = Math.max(this.#tombstoneFloor, loaded.tombstoneFloor);
+        this.#evictOverCap();
         for (const session of loaded.sessions) {
           if (!this.#tombstones.has(session.id)) restored.push(session);
         }
@@ -107,7 +118,30 @@ export class MemorySessionStore implements SessionStore {
       this.#unindex(record);
     }
     this.#tombstones.set(id, tombstone);
+    this.#evictOverCap();
     this.#dirty = true;
+  }
+
+  countersChanged(): void {
+    this.#dirty = true;
+  }
+
+  /**
+   * Forgets expired tombstones from the oldest on, at most `PRUNE_BATCH` per call. Tombstones are
+   * kept in the order sessions ended, so it stops at the first one that has not expired.
+   */
+  async prune(): Promise<void> {
+    const oldest = this.#now() - this.#tombstoneTtlMs;
+    let seen = 0;
+    for (const [id, tombstone] of this.#tombstones) {
+      if (tombstone.endedAt >= oldest || ++seen > PRUNE_BATCH) break;
+      this.#tombstones.delete(id);
+      this.#dirty = true;
+    }
+  }
+
+  async tombstoneFloor(): Promise<number> {
+    return this.#tombstoneFloor;
   }
 
   async getTombstone(id: string): Promise<Tombstone | undefined> {
@@ -168,6 +202,21 @@ export class MemorySessionStore implements SessionStore {
     return { usernames: this.#byUsername.size, projects: this.#byProject.size };
   }
 
+  /** Exposed for tests of tombstone upkeep. */
+  tombstoneCount(): number {
+    return this.#tombstones.size;
+  }
+
+  /** Evicts the oldest tombstones beyond the cap; the floor remembers the latest end among them. */
+  #evictOverCap(): void {
+    while (this.#tombstones.size > this.#maxTombstones) {
+      const [id, tombstone] = this.#tombstones.entries().next().value as [string, Tombstone];
+      this.#tombstones.delete(id);
+      if (tombstone.endedAt > this.#tombstoneFloor) this.#tombstoneFloor = tombstone.endedAt;
+      this.#dirty = true;
+    }
+  }
+
   #unindex(record: SessionRecord): void {
     removeFrom(this.#byProject, record.project, record);
     if (removeFrom(this.#byUsername, record.username, record)) return;
@@ -189,6 +238,7 @@ export class MemorySessionStore implements SessionStore {
         await this.#snapshot.write(
           Array.from(this.#sessions.values()),
           this.#tombstones,
+          this.#tombstoneFloor,
           this.#now(),
         );
       } catch (error) {
@@ -202,6 +252,11 @@ export class MemorySessionStore implements SessionStore {
     return this.#writing;
   }
 }
+
+/** Default cap of remembered ended sessions (about 40 bytes each in the snapshot). */
+export const DEFAULT_MAX_TOMBSTONES = 200_000;
+/** Tombstones looked at per `prune()`. */
+const PRUNE_BATCH = 1_000;
 
 export function createMemoryStore(options?: MemoryStoreOptions): MemorySessionStore {
   return new MemorySessionStore(options);

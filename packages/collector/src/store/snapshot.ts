@@ -9,6 +9,8 @@ const END_REASONS: readonly SessionEndReason[] = ["timeout", "closed", "ended"];
 interface SnapshotContents {
   sessions: SessionRecord[];
   tombstones: [string, Tombstone][];
+  /** The latest end time among tombstones evicted by the cap (0 when none were). */
+  tombstoneFloor: number;
 }
 
 /**
@@ -39,7 +41,12 @@ export class SnapshotFile {
    * Writes a snapshot. Sessions are serialised in batches written to the temp file one after the
    * other, so a large store neither builds one giant string nor blocks the event loop for long.
    */
-  async write(sessions: readonly SessionRecord[], tombstones: ReadonlyMap<string, Tombstone>, savedAt: number): Promise<void> {
+  async write(
+    sessions: readonly SessionRecord[],
+    tombstones: ReadonlyMap<string, Tombstone>,
+    tombstoneFloor: number,
+    savedAt: number,
+  ): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
     const temp = `${this.path}.${process.pid}.tmp`;
     const handle = await openFile(temp, "w", 0o600);
@@ -51,7 +58,7 @@ export class SnapshotFile {
       }
       // Tombstones last: a session that ended while the sessions were written is skipped on load.
       const ended = Array.from(tombstones, ([id, t]) => [id, t.endedAt, t.reason]);
-      await handle.write(`],"tombstones":${JSON.stringify(ended)}}`);
+      await handle.write(`],"tombstoneFloor":${tombstoneFloor},"tombstones":${JSON.stringify(ended)}}`);
       await handle.sync();
     } finally {
       await handle.close();
@@ -107,7 +114,7 @@ function parseSnapshot(value: unknown): SnapshotContents {
       tombstones.push([id, { endedAt, reason: reason as SessionEndReason }]);
     }
   }
-  return { sessions, tombstones };
+  return { sessions, tombstones, tombstoneFloor: count(value["tombstoneFloor"]) };
 }
 
 function parseSession(raw: unknown): SessionRecord | null {

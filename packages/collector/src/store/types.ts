@@ -105,6 +105,23 @@ export interface SessionStore {
   ping(): Promise<void>;
   /** Writes everything pending to durable storage. */
   flush(): Promise<void>;
+  /**
+   * Optional. Synchronous and cheap: called from the heartbeat hot path when a held session's
+   * counters (bytes) or a page's path changed in place. A durable store that holds the model's
+   * own objects marks its next snapshot as needed; it must not allocate or do I/O here.
+   */
+  countersChanged?(): void;
+  /**
+   * Optional. Bounded housekeeping (forget expired tombstones, a batch at a time), called from the
+   * collector's lifecycle sweep. Stores whose backend expires entries itself need not have it.
+   */
+  prune?(): Promise<void>;
+  /**
+   * Optional. The latest end time among tombstones the store forgot early (evicted by a cap, not
+   * expired), or 0. A credential issued at or before it may belong to an ended session whose
+   * tombstone is gone, so it must not recreate a session.
+   */
+  tombstoneFloor?(): Promise<number>;
   /** Flushes and releases resources. */
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import type { Page, PageSocket } from "../sessions/session.js";
 import { Interner } from "../sessions/strings.js";
 import { DeadlineWheel } from "../sessions/wheel.js";
 import { createAddressResolver, type AddressResolver } from "./address.js";
-import { closeCodeFor, ConnectionCounter, createOriginCheck } from "./limits.js";
+import { closeCodeFor, ConnectionCounter, ConnectionRateLimiter, createOriginCheck } from "./limits.js";
 
 export interface AgentTransportOptions {
   model: SessionModel;
@@ -18,6 +18,10 @@ export interface AgentTransportOptions {
   allowedOrigins: readonly string[];
   trustProxy: readonly string[];
   maxConnectionsPerIp: number;
+  /** New connections per second per client address (token bucket refill rate). */
+  connectionRatePerIp: number;
+  /** New connections one address may open at once (token bucket size). */
+  connectionBurstPerIp: number;
   helloTimeoutMs: number;
   maxMessagesPerWindow: number;
   rateWindowMs: number;
@@ -77,6 +81,7 @@ export class AgentTransport {
   readonly #originAllowed: (origin: string | undefined) => boolean;
   readonly #resolveAddress: AddressResolver;
   readonly #perAddress: ConnectionCounter;
+  readonly #newPerAddress: ConnectionRateLimiter;
   readonly #helloDeadlines: DeadlineWheel<Connection>;
   readonly #addresses = new Interner(100_000);
   readonly #keepaliveFrame: Uint8Array;
@@ -98,6 +103,7 @@ export class AgentTransport {
     this.#originAllowed = createOriginCheck(options.allowedOrigins);
     this.#resolveAddress = createAddressResolver(options.trustProxy);
     this.#perAddress = new ConnectionCounter(options.maxConnectionsPerIp);
+    this.#newPerAddress = new ConnectionRateLimiter(options.connectionRatePerIp, options.connectionBurstPerIp);
     this.#helloDeadlines = new DeadlineWheel(options.resolutionMs);
     this.#keepaliveFrame = encodeMessage({ type: "keepalive" });
     this.#keepaliveRounds = Math.max(1, Math.round(options.keepaliveMs / options.heartbeatMs));
@@ -125,9 +131,11 @@ export class AgentTransport {
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws as AgentSocket, request));
   }
 
-  /** Fires hello deadlines. */
+  /** Fires hello deadlines; forgets the connection-rate buckets of addresses that went quiet. */
   tick(): void {
-    for (const connection of this.#helloDeadlines.takeDue(this.#o.clock.now())) {
+    const now = this.#o.clock.now();
+    this.#newPerAddress.prune(now);
+    for (const connection of this.#helloDeadlines.takeDue(now)) {
       if (connection.state === State.AwaitingHello) {
         connection.reject("hello_timeout", `no hello within ${this.#o.helloTimeoutMs} ms`);
       }
@@ -193,6 +201,15 @@ export class AgentTransport {
     const origin = request.headers.origin;
     if (!this.#originAllowed(origin)) {
       connection.reject("origin_not_allowed", `origin ${origin === undefined ? "(none)" : JSON.stringify(origin).slice(0, 80)} is not allowed`);
+      return;
+    }
+    if (!this.#newPerAddress.tryTake(clientAddress, this.#o.clock.now())) {
+      connection.reject(
+        "rate_limited",
+        `more than ${this.#o.connectionRatePerIp} new connections per second from this address`,
+        closeCodeFor("rate_limited"),
+        "connection_rate_limited",
+      );
       return;
     }
     if (!this.#perAddress.tryAdd(clientAddress)) {
@@ -293,9 +310,9 @@ export class Connection implements PageSocket {
   }
 
   /** Refuses with an error frame and the close code that goes with `code`; counted in metrics. */
-  reject(code: ErrorCode, message: string, closeCode = closeCodeFor(code)): void {
+  reject(code: ErrorCode, message: string, closeCode = closeCodeFor(code), countAs: string = code): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
-    this.transport.countRejected(code);
+    this.transport.countRejected(countAs);
     this.send(encodeMessage({ type: "error", code, message: message.slice(0, LIMITS.messageChars) }));
     this.close(closeCode, message);
   }

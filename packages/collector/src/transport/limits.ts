@@ -37,6 +37,59 @@ export class ConnectionCounter {
   }
 }
 
+/**
+ * New connections per client address: a token bucket per address holding `burst` tokens, refilled
+ * at `ratePerSecond`. Buckets that have refilled are forgotten by `prune`, so the map only holds
+ * addresses that connected lately.
+ */
+export class ConnectionRateLimiter {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    readonly ratePerSecond: number,
+    readonly burst: number,
+  ) {}
+
+  /** Takes a token for a new connection from `address` at `now`; false when its bucket is empty. */
+  tryTake(address: string, now: number): boolean {
+    const bucket = this.#buckets.get(address);
+    if (bucket === undefined) {
+      this.#buckets.set(address, { tokens: this.burst - 1, at: now });
+      return this.burst >= 1;
+    }
+    this.#refill(bucket, now);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  /** Forgets full buckets, looking at no more than `max` of them. */
+  prune(now: number, max = 1_000): void {
+    let seen = 0;
+    for (const [address, bucket] of this.#buckets) {
+      if (++seen > max) break;
+      this.#refill(bucket, now);
+      if (bucket.tokens >= this.burst) this.#buckets.delete(address);
+      else {
+        // To the back, so the next prune looks at others first.
+        this.#buckets.delete(address);
+        this.#buckets.set(address, bucket);
+      }
+    }
+  }
+
+  get addresses(): number {
+    return this.#buckets.size;
+  }
+
+  #refill(bucket: { tokens: number; at: number }, now: number): void {
+    const elapsed = now - bucket.at;
+    if (elapsed <= 0) return;
+    bucket.tokens = Math.min(this.burst, bucket.tokens + (elapsed * this.ratePerSecond) / 1_000);
+    bucket.at = now;
+  }
+}
+
 /** The WebSocket close code that goes with each error an agent can be refused with. */
 export function closeCodeFor(code: ErrorCode): number {
   switch (code) {

@@ -68,6 +68,25 @@ describe("restart with the same data dir", () => {
     await crashed.close();
   });
 
+  it("a crash loses no bytes or path that were in the snapshot: heartbeats and reports make it rewritten", async () => {
+    dir = await tempDir();
+    const clock = new ManualClock();
+    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50 }, clock);
+    const snapshotSession = async () => JSON.parse(await readFile(joinPath(dir.path, "sessions.json"), "utf8")).sessions[0];
+    const agent = await t.join({ bytes: 400, path: "/start" });
+    await eventually(async () => expect(await snapshotSession()).toMatchObject({ totalBytesSent: 400 }));
+    // Only counters change from here on: no page joins or leaves, no login.
+    agent.heartbeat(250);
+    await eventually(async () => expect(await snapshotSession()).toMatchObject({ totalBytesSent: 650 }));
+    agent.report("/checkout", 0);
+    await eventually(async () => expect((await snapshotSession()).pages[0].path).toBe("/checkout"));
+    // SIGKILL: the page then closes while the collector is down, so the agent cannot resend its bytes.
+    await t.start({ dataDir: dir.path }, clock);
+    expect((await t.collector.getSessionInfo())[0]).toMatchObject({ id: agent.welcome!.sessionId, totalBytesSent: 650 });
+    expect((await t.collector.getSession(agent.welcome!.sessionId))!.pages[0]!.path).toBe("/checkout");
+    await crashed.close();
+  });
+
   it("an ended session is refused on resume after a restart", async () => {
     dir = await tempDir();
     const clock = new ManualClock();

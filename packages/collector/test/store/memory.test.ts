@@ -84,3 +84,67 @@ describe("memory store", () => {
     await store.close();
   });
 });
+
+describe("memory store tombstones", () => {
+  const DAY = 24 * 3_600_000;
+
+  it("prune() forgets expired tombstones from the oldest, a bounded batch per call", async () => {
+    let now = 1_764_000_000_000;
+    const store = new MemorySessionStore({ tombstoneTtlMs: DAY, now: () => now });
+    await store.open();
+    for (let i = 0; i < 2_500; i++) await store.end(`old${i}`, { endedAt: now, reason: "timeout" });
+    now += DAY / 2;
+    await store.end("recent", { endedAt: now, reason: "closed" });
+    await store.prune();
+    expect(store.tombstoneCount()).toBe(2_501);
+    now += DAY / 2 + 1;
+    await store.prune();
+    expect(store.tombstoneCount()).toBe(1_501);
+    await store.prune();
+    await store.prune();
+    await store.prune();
+    expect(store.tombstoneCount()).toBe(1);
+    expect(await store.getTombstone("recent")).toEqual({ endedAt: now - DAY / 2 - 1, reason: "closed" });
+    await store.close();
+  });
+
+  it("keeps at most maxTombstones, evicting the oldest; the floor is the latest end evicted and survives a restart", async () => {
+    const path = join(dir.path, "tombstone-cap");
+    let now = 1_764_000_000_000;
+    const store = new MemorySessionStore({ dataDir: path, maxTombstones: 3, now: () => now });
+    await store.open();
+    expect(await store.tombstoneFloor()).toBe(0);
+    for (let i = 1; i <= 5; i++) {
+      now += 1_000;
+      await store.end(`s${i}`, { endedAt: now, reason: "ended" });
+    }
+    expect(store.tombstoneCount()).toBe(3);
+    expect(await store.getTombstone("s1")).toBeUndefined();
+    expect(await store.getTombstone("s2")).toBeUndefined();
+    expect(await store.getTombstone("s3")).toBeDefined();
+    expect(await store.tombstoneFloor()).toBe(1_764_000_002_000);
+    await store.close();
+
+    const reopened = new MemorySessionStore({ dataDir: path, maxTombstones: 2, now: () => now });
+    await reopened.open();
+    // A lower cap at the next start evicts more, and raises the floor.
+    expect(reopened.tombstoneCount()).toBe(2);
+    expect(await reopened.tombstoneFloor()).toBe(1_764_000_003_000);
+    await reopened.close();
+  });
+
+  it("countersChanged() makes the next snapshot be written", async () => {
+    const path = join(dir.path, "counters");
+    const store = new MemorySessionStore({ dataDir: path });
+    await store.open();
+    const record = makeRecord("c1");
+    await store.put(record);
+    await store.flush();
+    record.totalBytesSent = 900;
+    store.countersChanged();
+    await store.flush();
+    const written = JSON.parse(await readFile(join(path, "sessions.json"), "utf8")) as { sessions: { totalBytesSent: number }[] };
+    expect(written.sessions[0]!.totalBytesSent).toBe(900);
+    await store.close();
+  });
+});

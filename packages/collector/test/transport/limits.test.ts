@@ -112,6 +112,21 @@ describe("transport limits", () => {
     expect(error?.code).toBe("too_many_connections");
   });
 
+  it("limits the rate of new connections per address (token bucket) with rate_limited and 4429, counted", async () => {
+    await t.start({ connectionRatePerIp: 1, connectionBurstPerIp: 3 });
+    // Not a cap on open sockets: these close again, and still use up the burst.
+    for (let i = 0; i < 3; i++) await (await t.join()).close();
+    const { closed, error } = await refused(() => {});
+    expect(closed.code).toBe(4429);
+    expect(error?.code).toBe("rate_limited");
+    expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="connection_rate_limited"')).toBe(1);
+    expect(await t.collector.getSessionInfo()).toHaveLength(3);
+    // One second refills one token.
+    t.clock.advance(1_000);
+    expect((await t.join()).welcome).not.toBeNull();
+    expect((await refused(() => {})).closed.code).toBe(4429);
+  });
+
   it("with an allow-list only those origins may connect", async () => {
     await t.start({ allowedOrigins: ["https://app.example.com"] });
     const allowed = await t.join({}, { origin: "https://app.example.com" });
