@@ -253,7 +253,7 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-/** Default cap of remembered ended sessions (about 40 bytes each in the snapshot). */
+/** Default cap of remembered ended sessions (about 50 bytes each in the snapshot). */
 export const DEFAULT_MAX_TOMBSTONES = 200_000;
 /** Tombstones looked at per `prune()`. */
 const PRUNE_BATCH = 1_000;

@@ -88,6 +88,9 @@ describe("options", () => {
       idleTimeoutMs: 30_000,
       helloTimeoutMs: 5_000,
       maxMessageBytes: 65_536,
+      maxTombstones: 200_000,
+      connectionRatePerIp: 50,
+      connectionBurstPerIp: 500,
       allowedOrigins: [],
       trustProxy: [],
     });
