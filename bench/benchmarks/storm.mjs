@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { startChild } from "../lib/ipc.mjs";
 import { histogram, percentile, round, sleep } from "../lib/stats.mjs";
 import { SOURCE_ADDRESSES } from "./ingest.mjs";
+import { summarizeProfile } from "../lib/cpuprofile.mjs";
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -95,6 +96,7 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
     await all("mark");
 
     const stopAt = Date.now();
+    const { closeMs } = await collector.request("close", { profileTo: join(logDir, "storm-collector-close.cpuprofile") }, 60_000);
     await collector.stop(30_000);
     const stoppedAt = Date.now();
     collector = startCollector({ port, dataDir, secret, logDir, name: "collector2" });
@@ -134,6 +136,8 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
       baseline,
       initialConnectMs: started.elapsedMs,
       stopMs: stoppedAt - stopAt,
+      closeMs: round(closeMs, 0),
+      closeProfile: summarizeProfile(join(logDir, "storm-collector-close.cpuprofile"), { top: 8 }),
       downMs: readyAt - stoppedAt,
       resumeAllMs,
       resumeP50Ms: percentile(resumeFromReady, 50),

@@ -232,7 +232,7 @@ export function detailSections(results) {
       `${st.agents.toLocaleString("en-US")} agents: ${st.agentKind}, in ${st.agentProcesses} process(es).`,
       "",
       `- bare ws server accepting ${st.agents.toLocaleString("en-US")} connections opened at once: **${fmtMs(st.baselineAcceptMs)}**`,
-      `- old collector's graceful stop: ${fmtMs(st.stopMs)}; new collector listening ${fmtMs(st.downMs)} after that`,
+      `- old collector's graceful stop: ${fmtMs(st.stopMs)} (of which \`collector.close()\` ${fmtMs(st.closeMs)}); new collector listening ${fmtMs(st.downMs)} after that`,
       `- from the new collector listening: first resumes at ~${fmtMs(st.histogram.find((b) => b.count > 0)?.from)}, p50 ${fmtMs(st.resumeP50Ms)}, p99 ${fmtMs(st.resumeP99Ms)}, **all ${st.resumed.toLocaleString("en-US")} resumed after ${fmtMs(st.resumeAllMs)}** (${fmtMs(st.resumeAllFromStopMs)} after the stop began)`,
       `- lost: ${st.lost} (${st.changedIds} with a new id, ${st.notResumed} never welcomed)`,
       `- connection attempts per agent after the restart: p50 ${st.attemptsPerAgent.p50}, p99 ${st.attemptsPerAgent.p99}, max ${st.attemptsPerAgent.max}`,

@@ -48,7 +48,7 @@ const post = (session, method, params) =>
   new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
 
 /** Starts V8's sampling CPU profiler (the one `node --cpu-prof` uses) in this process. */
-async function profileStart({ intervalUs = 1000 } = {}) {
+export async function profileStart({ intervalUs = 1000 } = {}) {
   profiler = new Session();
   profiler.connect();
   await post(profiler, "Profiler.enable");
@@ -58,7 +58,7 @@ async function profileStart({ intervalUs = 1000 } = {}) {
 }
 
 /** Stops the profiler and writes a .cpuprofile file. */
-async function profileStop({ path }) {
+export async function profileStop({ path }) {
   const { profile } = await post(profiler, "Profiler.stop");
   profiler.disconnect();
   profiler = null;

@@ -4,7 +4,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { serveServer } from "../lib/server-process.mjs";
+import { performance } from "node:perf_hooks";
+import { serveServer, profileStart, profileStop } from "../lib/server-process.mjs";
 
 // BENCH_COLLECTOR_MODULE lets a developer point at another build of the collector.
 const { createCollector } = await import(process.env.BENCH_COLLECTOR_MODULE ?? "@sessionlens/collector");
@@ -29,6 +30,15 @@ serveServer(
     stats: async () => {
       const frames = await counted("heartbeat");
       return { frames, hellos: await counted("hello"), sessions: await collector.store.count() };
+    },
+    /** Graceful close, timed (and profiled when asked), before the process exits. */
+    close: async ({ profileTo } = {}) => {
+      if (profileTo) await profileStart();
+      const t0 = performance.now();
+      await collector.close();
+      const closeMs = performance.now() - t0;
+      if (profileTo) await profileStop({ path: profileTo });
+      return { closeMs };
     },
     exit: () => collector.close(),
   },
