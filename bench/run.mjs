@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // SessionLens benchmarks: `node bench/run.mjs` (full) or `--quick` (smoke run).
-// Writes bench/results/latest.json and bench/results/latest.md and prints the
-// verdict table. See bench/README.md.
+// Writes bench/results/latest.json and latest.md (quick.json and quick.md in
+// quick mode) and prints the verdict table. See bench/README.md.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
@@ -33,7 +33,7 @@ if (flags.help) {
   --only      run only these benchmarks
   --reps      repetitions of each ingest run (median is reported); default 3 full, 1 quick
   --no-build  never run "pnpm -r build"; fail if a package is not built
-  --out       write the JSON here instead of bench/results/latest.json`);
+  --out       write the JSON here instead of bench/results/latest.json (quick.json with --quick)`);
   process.exit(0);
 }
 
@@ -141,6 +141,13 @@ function machine() {
   } catch {
     // no nproc
   }
+  // Uncommitted changes under packages/ end up in the build under test: name them.
+  let uncommitted = [];
+  try {
+    uncommitted = execFileSync("git", ["status", "--porcelain", "--", "packages"], { cwd: rootDir, encoding: "utf8" }).split("\n").filter(Boolean);
+  } catch {
+    // not a git checkout
+  }
   return {
     date: new Date().toISOString(),
     node: process.version,
@@ -151,6 +158,7 @@ function machine() {
     memFreeGiBAtStart: Math.round((freemem() / 2 ** 30) * 10) / 10,
     loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
     gitCommit,
+    uncommitted,
   };
 }
 
@@ -229,21 +237,24 @@ async function main() {
   results.meta.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
   results.meta.durationS = Math.round((Date.now() - started) / 1000);
   results.verdicts = verdictRows(results);
-  const outJson = flags.out ?? join(resultsDir, "latest.json");
+  // A smoke run never overwrites the full run's figures.
+  const baseName = config.mode === "quick" ? "quick" : "latest";
+  const outJson = flags.out ?? join(resultsDir, `${baseName}.json`);
+  const outMd = join(resultsDir, `${baseName}.md`);
   writeFileSync(outJson, JSON.stringify(results, null, 2));
   const md = [
     `# SessionLens benchmark — ${config.mode} run`,
     "",
-    `${results.meta.date} · Node ${results.meta.node} · ${results.meta.nproc} × ${results.meta.cpuModel} · ${results.meta.memTotalGiB} GiB · load average ${results.meta.loadAverageAtStart.join(" ")} at start, ${results.meta.loadAverageAtEnd.join(" ")} at end · commit ${results.meta.gitCommit} · ${results.meta.durationS} s`,
+    `${results.meta.date} · Node ${results.meta.node} · ${results.meta.nproc} × ${results.meta.cpuModel} · ${results.meta.memTotalGiB} GiB · load average ${results.meta.loadAverageAtStart.join(" ")} at start, ${results.meta.loadAverageAtEnd.join(" ")} at end · commit ${results.meta.gitCommit}${results.meta.uncommitted.length ? ` + ${results.meta.uncommitted.length} uncommitted file(s) under packages/` : ""} · ${results.meta.durationS} s`,
     "",
     markdownTable(results.verdicts),
     "",
     ...(results.ingest ? ["## Ingest runs", "", ingestTable(results), ""] : []),
     detailSections(results),
   ].join("\n");
-  if (!flags.out) writeFileSync(join(resultsDir, "latest.md"), md);
+  if (!flags.out) writeFileSync(outMd, md);
   console.log(`\n${markdownTable(results.verdicts)}\n`);
-  log(`wrote ${outJson}${flags.out ? "" : ` and ${join(resultsDir, "latest.md")}`} (${results.meta.durationS} s)`);
+  log(`wrote ${outJson}${flags.out ? "" : ` and ${outMd}`} (${results.meta.durationS} s)`);
   const errors = results.verdicts.filter((r) => r.verdict === "ERROR");
   if (errors.length > 0) {
     console.error(`bench: ${errors.length} figure(s) could not be measured: ${errors.map((e) => e.figure).join("; ")}`);

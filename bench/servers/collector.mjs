@@ -13,7 +13,8 @@ const { createCollector } = await import(process.env.BENCH_COLLECTOR_MODULE ?? "
 const collector = createCollector({
   host: process.env.BENCH_HOST ?? "127.0.0.1",
   port: Number(process.env.BENCH_PORT ?? 0),
-  dataDir: process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), "sessionlens-bench-")),
+  // BENCH_NO_DATA_DIR=1 (diagnosis only): nothing durable, to see what the snapshot costs.
+  dataDir: process.env.BENCH_NO_DATA_DIR === "1" ? null : (process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), "sessionlens-bench-"))),
   ...(process.env.BENCH_SECRET ? { secret: process.env.BENCH_SECRET } : {}),
 });
 
