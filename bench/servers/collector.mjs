@@ -1,7 +1,7 @@
 // (b) The SessionLens collector as users run it: createCollector() with its
 // defaults (embedded in-memory store, durable in a data dir), listening on
 // loopback. Only the port, data dir and secret are set by the benchmark.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -10,11 +10,15 @@ import { serveServer, profileStart, profileStop } from "../lib/server-process.mj
 // BENCH_COLLECTOR_MODULE lets a developer point at another build of the collector.
 const { createCollector } = await import(process.env.BENCH_COLLECTOR_MODULE ?? "@sessionlens/collector");
 
+// A data dir of our own (none given) is removed when the process exits.
+const ownDataDir = process.env.BENCH_DATA_DIR || process.env.BENCH_NO_DATA_DIR === "1" ? null : mkdtempSync(join(tmpdir(), "sessionlens-bench-"));
+if (ownDataDir) process.on("exit", () => rmSync(ownDataDir, { recursive: true, force: true }));
+
 const collector = createCollector({
   host: process.env.BENCH_HOST ?? "127.0.0.1",
   port: Number(process.env.BENCH_PORT ?? 0),
   // BENCH_NO_DATA_DIR=1 (diagnosis only): nothing durable, to see what the snapshot costs.
-  dataDir: process.env.BENCH_NO_DATA_DIR === "1" ? null : (process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), "sessionlens-bench-"))),
+  dataDir: process.env.BENCH_NO_DATA_DIR === "1" ? null : (process.env.BENCH_DATA_DIR ?? ownDataDir),
   ...(process.env.BENCH_SECRET ? { secret: process.env.BENCH_SECRET } : {}),
 });
 
