@@ -268,7 +268,8 @@ export class SessionModel {
     let changed = session.recentBytesSent > 0 || recentBefore > 0;
     if (path !== null && fresh && path !== page.path) {
       page.path = this.#paths.intern(path);
-      this.#o.store.countersChanged?.();
+      // Rare next to heartbeats, and not a counter: a structural change (full snapshot).
+      this.#persist(session);
       changed = true;
     }
     if (changed && this.#observers.length > 0) this.#changed(session);
@@ -477,8 +478,9 @@ export class SessionModel {
     if (raised > 0) {
       session.totalBytesSent += raised;
       this.stats.bytesReported += raised;
-      // Bytes are what a crash must not lose: the next snapshot is needed (a flag, no I/O).
-      this.#o.store.countersChanged?.();
+      // Bytes are what a crash must not lose: the next counters write needs this session (a
+      // flag and a Set add, no I/O).
+      this.#o.store.countersChanged?.(session);
     }
     return fresh;
   }

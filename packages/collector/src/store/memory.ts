@@ -1,13 +1,17 @@
 import type { RestoredState, SessionRecord, SessionStore, StoreQuery, Tombstone } from "./types.js";
-import { SnapshotFile } from "./snapshot.js";
+import { CountersFile, SnapshotFile, applyCounters } from "./snapshot.js";
 
 export interface MemoryStoreOptions {
   /**
-   * Folder of the durable snapshot (`sessions.json`). Without it nothing survives a restart.
+   * Folder of the durable snapshot (`sessions.json`, and `counters.json` for bytes counted since
+   * it was written). Without it nothing survives a restart.
    * Default: none.
    */
   dataDir?: string | null;
-  /** The snapshot is written at most this often when something changed. Default `2_000`. */
+  /**
+   * The snapshot (after a structural change) or the counters file (after bytes rose) is written at
+   * most this often. Default `2_000`.
+   */
   snapshotIntervalMs?: number;
   /** Tombstones older than this are forgotten. Default 7 days. */
   tombstoneTtlMs?: number;
@@ -25,8 +29,10 @@ export interface MemoryStoreOptions {
 /**
  * The embedded store: sessions in a Map, indexed by username and by project so a filtered query
  * touches only its matches. With a `dataDir` it is durable: creation times, closed-page bytes,
- * page counters and tombstones are written atomically to a snapshot every few seconds when
- * changed and at close, and read back at open.
+ * page counters and tombstones are written atomically to a snapshot every few seconds after a
+ * structural change and at close, and read back at open. Bytes that rose in place (heartbeats)
+ * only write the counters of the sessions concerned to a small counters file, applied over the
+ * snapshot of the same generation at open.
  */
 export class MemorySessionStore implements SessionStore {
   readonly #sessions = new Map<string, SessionRecord>();
@@ -34,6 +40,7 @@ export class MemorySessionStore implements SessionStore {
   readonly #byProject = new Map<string, Set<SessionRecord>>();
   readonly #tombstones = new Map<string, Tombstone>();
   readonly #snapshot: SnapshotFile | null;
+  readonly #counters: CountersFile | null;
   readonly #snapshotIntervalMs: number;
   readonly #tombstoneTtlMs: number;
   readonly #maxTombstones: number;
@@ -41,16 +48,28 @@ export class MemorySessionStore implements SessionStore {
   #tombstoneFloor = 0;
   readonly #now: () => number;
   readonly #warn: (message: string, error?: unknown) => void;
+  /** A structural change since the last snapshot: the next write is a full snapshot. */
   #dirty = false;
+  /** Sessions whose counters changed since the last full snapshot (what the counters file holds). */
+  readonly #countedSessions = new Set<SessionRecord>();
+  /** Counters changed since the last write of the counters file. */
+  #countersDirty = false;
+  /** The generation of the snapshot on disk, or null when there is none this store can vouch for. */
+  #generation: number | null = null;
+  /** The highest generation seen on disk (snapshot or counters file): the next snapshot's is above. */
+  #lastGeneration = 0;
   /** When the last write finished and how long it took: big snapshots are written less often. */
   #lastWriteEndedAt = 0;
   #lastWriteMs = 0;
   #timer: ReturnType<typeof setInterval> | null = null;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Exposed for tests: how many full snapshots and counters files this store wrote. */
+  readonly writes = { snapshots: 0, counters: 0 };
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#snapshot = options.dataDir ? new SnapshotFile(options.dataDir) : null;
+    this.#counters = options.dataDir ? new CountersFile(options.dataDir) : null;
     this.#snapshotIntervalMs = options.snapshotIntervalMs ?? 2_000;
     this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 7 * 24 * 3_600_000;
     this.#maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
@@ -61,12 +80,26 @@ export class MemorySessionStore implements SessionStore {
   async open(): Promise<RestoredState> {
     this.#closed = false;
     const restored: SessionRecord[] = [];
-    if (this.#snapshot) {
+    if (this.#snapshot && this.#counters) {
       const loaded = await this.#snapshot.read().catch((error: unknown) => {
         this.#warn("the session snapshot could not be read; starting empty", error);
         return null;
       });
+      const counters = await this.#counters.read().catch((error: unknown) => {
+        this.#warn("the counters file could not be read; using the snapshot alone", error);
+        return null;
+      });
+      if (counters) this.#lastGeneration = Math.max(this.#lastGeneration, counters.generation);
       if (loaded) {
+        this.#generation = loaded.generation;
+        this.#lastGeneration = Math.max(this.#lastGeneration, loaded.generation);
+        // Counters written after this very snapshot: bytes counted since, merged with max.
+        if (counters && counters.generation === loaded.generation) {
+          for (const session of loaded.sessions) {
+            const counted = counters.sessions.get(session.id);
+            if (counted !== undefined) applyCounters(session, counted);
+          }
+        }
         const oldest = this.#now() - this.#tombstoneTtlMs;
         for (const [id, tombstone] of loaded.tombstones) {
           if (tombstone.endedAt >= oldest) this.#tombstones.set(id, tombstone);
@@ -122,8 +155,11 @@ export class MemorySessionStore implements SessionStore {
     this.#dirty = true;
   }
 
-  countersChanged(): void {
-    this.#dirty = true;
+  /** The heartbeat hot path: a flag and a Set add (of a member, most of the time: no allocation). */
+  countersChanged(session: SessionRecord): void {
+    if (this.#snapshot === null) return;
+    this.#countersDirty = true;
+    this.#countedSessions.add(session);
   }
 
   /**
@@ -231,19 +267,43 @@ export class MemorySessionStore implements SessionStore {
   #writeIfDirty(): Promise<void> {
     // Writes are serialised; a write asked for during one runs after it.
     this.#writing = this.#writing.then(async () => {
-      if (!this.#dirty || this.#snapshot === null) return;
-      this.#dirty = false;
+      if (this.#snapshot === null || this.#counters === null) return;
+      // Counters with no snapshot on disk to apply to need a full snapshot.
+      if (this.#countersDirty && this.#generation === null) this.#dirty = true;
+      if (!this.#dirty && !this.#countersDirty) return;
+      const full = this.#dirty;
       const started = Date.now();
       try {
-        await this.#snapshot.write(
-          Array.from(this.#sessions.values()),
-          this.#tombstones,
-          this.#tombstoneFloor,
-          this.#now(),
-        );
+        if (full) {
+          // The snapshot has every counter as of now: the counters file starts over. Counters that
+          // change while the snapshot is written put their session back in the set.
+          this.#dirty = false;
+          this.#countersDirty = false;
+          this.#countedSessions.clear();
+          const generation = this.#lastGeneration + 1;
+          await this.#snapshot.write(
+            Array.from(this.#sessions.values()),
+            this.#tombstones,
+            this.#tombstoneFloor,
+            this.#now(),
+            generation,
+          );
+          this.#generation = this.#lastGeneration = generation;
+          this.writes.snapshots++;
+        } else {
+          this.#countersDirty = false;
+          const sessions: SessionRecord[] = [];
+          for (const session of this.#countedSessions) {
+            if (this.#sessions.get(session.id) === session) sessions.push(session);
+          }
+          await this.#counters.write(sessions, this.#now(), this.#generation!);
+          this.writes.counters++;
+        }
       } catch (error) {
-        this.#dirty = true;
-        this.#warn("the session snapshot could not be written; retrying", error);
+        // A failed snapshot is retried in full (it covers the counters); failed counters are retried.
+        if (full) this.#dirty = true;
+        else this.#countersDirty = true;
+        this.#warn(`the session ${full ? "snapshot" : "counters file"} could not be written; retrying`, error);
       } finally {
         this.#lastWriteEndedAt = Date.now();
         this.#lastWriteMs = this.#lastWriteEndedAt - started;

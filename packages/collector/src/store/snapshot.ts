@@ -1,9 +1,10 @@
-import { mkdir, readFile, rename, open as openFile } from "node:fs/promises";
+import { mkdir, readFile, rename, open as openFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { isScope } from "@sessionlens/shared";
 import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "./types.js";
 
 const SNAPSHOT_VERSION = 1;
+const COUNTERS_VERSION = 1;
 const END_REASONS: readonly SessionEndReason[] = ["timeout", "closed", "ended"];
 
 interface SnapshotContents {
@@ -11,6 +12,8 @@ interface SnapshotContents {
   tombstones: [string, Tombstone][];
   /** The latest end time among tombstones evicted by the cap (0 when none were). */
   tombstoneFloor: number;
+  /** Numbers the snapshot: a counters file applies only to the snapshot of its generation. */
+  generation: number;
 }
 
 /**
@@ -46,12 +49,10 @@ export class SnapshotFile {
     tombstones: ReadonlyMap<string, Tombstone>,
     tombstoneFloor: number,
     savedAt: number,
+    generation: number,
   ): Promise<void> {
-    await mkdir(this.#dir, { recursive: true });
-    const temp = `${this.path}.${process.pid}.tmp`;
-    const handle = await openFile(temp, "w", 0o600);
-    try {
-      await handle.write(`{"version":${SNAPSHOT_VERSION},"savedAt":${savedAt},"sessions":[`);
+    await writeAtomically(this.#dir, this.path, async (handle) => {
+      await handle.write(`{"version":${SNAPSHOT_VERSION},"generation":${generation},"savedAt":${savedAt},"sessions":[`);
       for (let start = 0; start < sessions.length; start += WRITE_BATCH) {
         const batch = sessions.slice(start, start + WRITE_BATCH).map((session) => JSON.stringify(serialiseSession(session)));
         await handle.write((start === 0 ? "" : ",") + batch.join(","));
@@ -59,12 +60,88 @@ export class SnapshotFile {
       // Tombstones last: a session that ended while the sessions were written is skipped on load.
       const ended = Array.from(tombstones, ([id, t]) => [id, t.endedAt, t.reason]);
       await handle.write(`],"tombstoneFloor":${tombstoneFloor},"tombstones":${JSON.stringify(ended)}}`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, this.path);
+    });
   }
+}
+
+/** The live counters of one session, as the counters file keeps them (see `CountersFile`). */
+export interface SessionCounters {
+  totalBytesSent: number;
+  lastCommAt: number;
+  /** `[pageId, epoch, seq, epochBytes, earlierBytes]` per page. */
+  pages: [string, number, number, number, number][];
+}
+
+export interface CountersContents {
+  /** The generation of the snapshot these counters apply to. */
+  generation: number;
+  sessions: Map<string, SessionCounters>;
+}
+
+/**
+ * The counters of sessions whose bytes rose since the last full snapshot, replaced atomically like
+ * the snapshot (`counters.json`). Compact: per session only its id, total bytes, last
+ * communication and per page `pageId, epoch, seq, epochBytes, earlierBytes`, in flat arrays:
+ * `[id, totalBytesSent, lastCommAt, [pageId, epoch, seq, epochBytes, earlierBytes, pageId, ...]]`.
+ * No user agents, paths or identities: those change only structurally, and the full snapshot has
+ * them. Tagged with the snapshot's generation, so a file left from an older snapshot is ignored.
+ */
+export class CountersFile {
+  readonly path: string;
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    this.path = join(dir, "counters.json");
+  }
+
+  async read(): Promise<CountersContents | null> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
+    }
+    return parseCounters(JSON.parse(text) as unknown);
+  }
+
+  /** Writes the counters of `sessions` (in batches, like the snapshot) for snapshot `generation`. */
+  async write(sessions: readonly SessionRecord[], savedAt: number, generation: number): Promise<void> {
+    await writeAtomically(this.#dir, this.path, async (handle) => {
+      await handle.write(`{"version":${COUNTERS_VERSION},"generation":${generation},"savedAt":${savedAt},"sessions":[`);
+      for (let start = 0; start < sessions.length; start += WRITE_BATCH) {
+        const end = Math.min(sessions.length, start + WRITE_BATCH);
+        let text = "";
+        for (let i = start; i < end; i++) {
+          const session = sessions[i]!;
+          text += `${i === 0 ? "" : ","}[${JSON.stringify(session.id)},${session.totalBytesSent},${session.lastCommAt},[`;
+          let first = true;
+          for (const page of session.pages.values()) {
+            text += `${first ? "" : ","}${JSON.stringify(page.id)},${page.epoch},${page.seq},${page.epochBytes},${page.earlierBytes}`;
+            first = false;
+          }
+          text += "]]";
+        }
+        await handle.write(text);
+      }
+      await handle.write("]}");
+    });
+  }
+}
+
+/** Writes `path` through a temp file (fsync, rename): a crash leaves the old file or the new one. */
+async function writeAtomically(dir: string, path: string, fill: (handle: FileHandle) => Promise<void>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const temp = `${path}.${process.pid}.tmp`;
+  const handle = await openFile(temp, "w", 0o600);
+  try {
+    await fill(handle);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
 }
 
 const WRITE_BATCH = 2_000;
@@ -114,7 +191,52 @@ function parseSnapshot(value: unknown): SnapshotContents {
       tombstones.push([id, { endedAt, reason: reason as SessionEndReason }]);
     }
   }
-  return { sessions, tombstones, tombstoneFloor: count(value["tombstoneFloor"]) };
+  return { sessions, tombstones, tombstoneFloor: count(value["tombstoneFloor"]), generation: count(value["generation"]) };
+}
+
+/** Reads a counters file defensively: entries that do not have the expected shape are skipped. */
+function parseCounters(value: unknown): CountersContents {
+  if (!isObject(value) || value["version"] !== COUNTERS_VERSION || !isCount(value["generation"])) {
+    throw new Error("unknown counters format");
+  }
+  const sessions = new Map<string, SessionCounters>();
+  for (const raw of asArray(value["sessions"])) {
+    if (!Array.isArray(raw)) continue;
+    const [id, totalBytesSent, lastCommAt, rawPages] = raw as unknown[];
+    if (typeof id !== "string" || !isCount(totalBytesSent) || !isCount(lastCommAt) || !Array.isArray(rawPages)) continue;
+    const pages: SessionCounters["pages"] = [];
+    for (let i = 0; i + 4 < rawPages.length; i += 5) {
+      const [pageId, epoch, seq, epochBytes, earlierBytes] = rawPages.slice(i, i + 5) as unknown[];
+      if (typeof pageId !== "string" || !isCount(epoch) || !isCount(seq) || !isCount(epochBytes) || !isCount(earlierBytes)) continue;
+      pages.push([pageId, epoch, seq, epochBytes, earlierBytes]);
+    }
+    sessions.set(id, { totalBytesSent, lastCommAt, pages });
+  }
+  return { generation: value["generation"], sessions };
+}
+
+/**
+ * Applies counters over a session from the snapshot they were written after. Counters never go
+ * down, so every figure is merged with max: a stale file changes nothing. A page of a later epoch
+ * takes the counters' epoch; the snapshot's epoch bytes are then among the earlier bytes.
+ */
+export function applyCounters(session: SessionRecord, counters: SessionCounters): void {
+  session.totalBytesSent = Math.max(session.totalBytesSent, counters.totalBytesSent);
+  session.lastCommAt = Math.max(session.lastCommAt, counters.lastCommAt);
+  for (const [pageId, epoch, seq, epochBytes, earlierBytes] of counters.pages) {
+    const page = session.pages.get(pageId);
+    if (page === undefined || epoch < page.epoch) continue;
+    if (epoch > page.epoch) {
+      page.earlierBytes = Math.max(earlierBytes, page.earlierBytes + page.epochBytes);
+      page.epoch = epoch;
+      page.seq = seq;
+      page.epochBytes = epochBytes;
+    } else {
+      page.seq = Math.max(page.seq, seq);
+      page.epochBytes = Math.max(page.epochBytes, epochBytes);
+      page.earlierBytes = Math.max(page.earlierBytes, earlierBytes);
+    }
+  }
 }
 
 function parseSession(raw: unknown): SessionRecord | null {

@@ -107,10 +107,11 @@ export interface SessionStore {
   flush(): Promise<void>;
   /**
    * Optional. Synchronous and cheap: called from the heartbeat hot path when a held session's
-   * counters (bytes) or a page's path changed in place. A durable store that holds the model's
-   * own objects marks its next snapshot as needed; it must not allocate or do I/O here.
+   * counters (bytes, page epochs) rose in place. A durable store that holds the model's own objects
+   * notes the session for its next counters write; it must not allocate (beyond remembering the
+   * session once) or do I/O here. Path changes are structural: they come through `put`.
    */
-  countersChanged?(): void;
+  countersChanged?(session: SessionRecord): void;
   /**
    * Optional. Bounded housekeeping (forget expired tombstones, a batch at a time), called from the
    * collector's lifecycle sweep. Stores whose backend expires entries itself need not have it.

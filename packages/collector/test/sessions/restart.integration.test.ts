@@ -68,21 +68,45 @@ describe("restart with the same data dir", () => {
     await crashed.close();
   });
 
-  it("a crash loses no bytes or path that were in the snapshot: heartbeats and reports make it rewritten", async () => {
+  it("a crash loses no bytes that were in the counters file: heartbeats write it, not the snapshot", async () => {
+    dir = await tempDir();
+    const clock = new ManualClock();
+    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50 }, clock);
+    const snapshotPath = joinPath(dir.path, "sessions.json");
+    const countersPath = joinPath(dir.path, "counters.json");
+    const agent = await t.join({ bytes: 400, path: "/start" });
+    await eventually(async () => expect(JSON.parse(await readFile(snapshotPath, "utf8")).sessions[0]).toMatchObject({ totalBytesSent: 400 }));
+    const snapshot = await readFile(snapshotPath, "utf8");
+    const { mtimeMs } = await stat(snapshotPath);
+    // Only counters change from here on: no page joins or leaves, no login.
+    agent.heartbeat(250);
+    await eventually(async () => {
+      const counters = JSON.parse(await readFile(countersPath, "utf8"));
+      expect(counters.generation).toBe(JSON.parse(snapshot).generation);
+      expect(counters.sessions).toEqual([[agent.welcome!.sessionId, 650, expect.any(Number), [agent.pageId, agent.epoch, expect.any(Number), 650, 0]]]);
+    });
+    agent.heartbeat(100);
+    await eventually(async () => expect(JSON.parse(await readFile(countersPath, "utf8")).sessions[0][1]).toBe(750));
+    // The full snapshot (user agent, paths, identity) was not rewritten for counters.
+    expect(await readFile(snapshotPath, "utf8")).toBe(snapshot);
+    expect((await stat(snapshotPath)).mtimeMs).toBe(mtimeMs);
+    // SIGKILL: the page then closes while the collector is down, so the agent cannot resend its bytes.
+    await t.start({ dataDir: dir.path }, clock);
+    expect((await t.collector.getSessionInfo())[0]).toMatchObject({ id: agent.welcome!.sessionId, totalBytesSent: 750 });
+    await crashed.close();
+  });
+
+  it("a new path is a structural change: the snapshot is rewritten and keeps it over a crash", async () => {
     dir = await tempDir();
     const clock = new ManualClock();
     const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50 }, clock);
     const snapshotSession = async () => JSON.parse(await readFile(joinPath(dir.path, "sessions.json"), "utf8")).sessions[0];
     const agent = await t.join({ bytes: 400, path: "/start" });
     await eventually(async () => expect(await snapshotSession()).toMatchObject({ totalBytesSent: 400 }));
-    // Only counters change from here on: no page joins or leaves, no login.
-    agent.heartbeat(250);
-    await eventually(async () => expect(await snapshotSession()).toMatchObject({ totalBytesSent: 650 }));
     agent.report("/checkout", 0);
     await eventually(async () => expect((await snapshotSession()).pages[0].path).toBe("/checkout"));
-    // SIGKILL: the page then closes while the collector is down, so the agent cannot resend its bytes.
+    // SIGKILL.
     await t.start({ dataDir: dir.path }, clock);
-    expect((await t.collector.getSessionInfo())[0]).toMatchObject({ id: agent.welcome!.sessionId, totalBytesSent: 650 });
     expect((await t.collector.getSession(agent.welcome!.sessionId))!.pages[0]!.path).toBe("/checkout");
     await crashed.close();
   });

@@ -1,10 +1,10 @@
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileQuery } from "../../src/query/filter.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
 import { tempDir } from "../helpers/collector.js";
-import { describeDurableStoreContract, describeStoreContract, makeRecord } from "../store.contract.js";
+import { describeDurableStoreContract, describeStoreContract, makePage, makeRecord } from "../store.contract.js";
 
 describeStoreContract("memory", async () => new MemorySessionStore());
 
@@ -133,18 +133,132 @@ describe("memory store tombstones", () => {
     await reopened.close();
   });
 
-  it("countersChanged() makes the next snapshot be written", async () => {
+});
+
+describe("memory store counters file", () => {
+  it("countersChanged() writes the counters file, not the snapshot; a reopened store applies it", async () => {
     const path = join(dir.path, "counters");
     const store = new MemorySessionStore({ dataDir: path });
     await store.open();
-    const record = makeRecord("c1");
+    const record = makeRecord("c1", { totalBytesSent: 100, pages: [makePage("p1", 100)] });
+    await store.put(record);
+    await store.put(makeRecord("quiet", { userAgent: "Quiet/1.0" }));
+    await store.flush();
+    expect(store.writes).toEqual({ snapshots: 1, counters: 0 });
+    const snapshot = await readFile(join(path, "sessions.json"), "utf8");
+    const { mtimeMs } = await stat(join(path, "sessions.json"));
+
+    const page = record.pages.get("p1")!;
+    page.epochBytes = 900;
+    page.seq = 7;
+    record.totalBytesSent = 900;
+    store.countersChanged(record);
+    await store.flush();
+    expect(store.writes).toEqual({ snapshots: 1, counters: 1 });
+    expect(await readFile(join(path, "sessions.json"), "utf8")).toBe(snapshot);
+    expect((await stat(join(path, "sessions.json"))).mtimeMs).toBe(mtimeMs);
+    // Compact: only the session whose counters changed, no user agent, no path.
+    const text = await readFile(join(path, "counters.json"), "utf8");
+    expect(JSON.parse(text)).toMatchObject({ version: 1, generation: 1, sessions: [["c1", 900, record.lastCommAt, ["p1", 1, 7, 900, 0]]] });
+    expect(text).not.toContain("Mozilla");
+    expect(text).not.toContain("quiet");
+    // Nothing changed since: nothing is written.
+    await store.flush();
+    expect(store.writes).toEqual({ snapshots: 1, counters: 1 });
+    // A crash: no close, a second store on the same folder has the snapshot plus the counters.
+    const reopened = new MemorySessionStore({ dataDir: path });
+    const { sessions } = await reopened.open();
+    const restored = sessions.find((session) => session.id === "c1")!;
+    expect(restored.totalBytesSent).toBe(900);
+    expect(restored.pages.get("p1")).toMatchObject({ epoch: 1, seq: 7, epochBytes: 900, earlierBytes: 0 });
+    await reopened.close();
+    await store.close();
+  });
+
+  it("a structural change writes the snapshot of a new generation; the older counters file no longer applies", async () => {
+    const path = join(dir.path, "generations");
+    const store = new MemorySessionStore({ dataDir: path });
+    await store.open();
+    const record = makeRecord("g1", { totalBytesSent: 10, pages: [makePage("p1", 10)] });
     await store.put(record);
     await store.flush();
-    record.totalBytesSent = 900;
-    store.countersChanged();
+    record.totalBytesSent = record.pages.get("p1")!.epochBytes = 50;
+    store.countersChanged(record);
     await store.flush();
-    const written = JSON.parse(await readFile(join(path, "sessions.json"), "utf8")) as { sessions: { totalBytesSent: number }[] };
-    expect(written.sessions[0]!.totalBytesSent).toBe(900);
+    await store.put(makeRecord("g2"));
+    await store.flush();
+    expect(store.writes).toEqual({ snapshots: 2, counters: 1 });
+    const snapshot = JSON.parse(await readFile(join(path, "sessions.json"), "utf8")) as { generation: number };
+    const counters = JSON.parse(await readFile(join(path, "counters.json"), "utf8")) as { generation: number; sessions: unknown[][] };
+    expect(snapshot.generation).toBe(2);
+    expect(counters.generation).toBe(1);
+    await store.close();
+
+    // A counters file of another generation (here: forged with bigger counters) is ignored.
+    counters.sessions = [["g1", 5_000, 1_764_000_000_000, ["p1", 1, 9, 5_000, 0]]];
+    await writeFile(join(path, "counters.json"), JSON.stringify(counters));
+    const warnings: string[] = [];
+    const reopened = new MemorySessionStore({ dataDir: path, onWarning: (message) => warnings.push(message) });
+    const restored = (await reopened.open()).sessions.find((session) => session.id === "g1")!;
+    expect(restored.totalBytesSent).toBe(50);
+    expect(restored.pages.get("p1")!.epochBytes).toBe(50);
+    expect(warnings).toEqual([]);
+    // The next snapshot's generation is above every one seen on disk.
+    await reopened.put(restored);
+    await reopened.flush();
+    expect((JSON.parse(await readFile(join(path, "sessions.json"), "utf8")) as { generation: number }).generation).toBe(3);
+    await reopened.close();
+  });
+
+  it("counters are merged with max: a lower or older-epoch figure changes nothing, a later epoch moves bytes to earlier", async () => {
+    const path = join(dir.path, "merge");
+    const store = new MemorySessionStore({ dataDir: path });
+    await store.open();
+    const a = makeRecord("a", { totalBytesSent: 300, pages: [makePage("p1", 300), makePage("p2", 0)] });
+    await store.put(a);
+    await store.flush();
+    await store.close();
+    const { generation } = JSON.parse(await readFile(join(path, "sessions.json"), "utf8")) as { generation: number };
+    const sessions = [["a", 100, 0, ["p1", 1, 0, 100, 0, "p2", 2, 1, 40, 20, "gone", 1, 1, 999, 0]], ["unknown", 9, 9, []], "junk"];
+    await writeFile(join(path, "counters.json"), JSON.stringify({ version: 1, generation, savedAt: 0, sessions }));
+    const reopened = new MemorySessionStore({ dataDir: path });
+    const restored = (await reopened.open()).sessions[0]!;
+    expect(restored.totalBytesSent).toBe(300);
+    expect(restored.pages.get("p1")).toMatchObject({ epoch: 1, epochBytes: 300, earlierBytes: 0 });
+    expect(restored.pages.get("p2")).toMatchObject({ epoch: 2, seq: 1, epochBytes: 40, earlierBytes: 20 });
+    expect(restored.pages.has("gone")).toBe(false);
+    await reopened.close();
+  });
+
+  it("an unreadable counters file is reported and ignored: the snapshot loses nothing", async () => {
+    const path = join(dir.path, "corrupt-counters");
+    const store = new MemorySessionStore({ dataDir: path });
+    await store.open();
+    await store.put(makeRecord("k1", { totalBytesSent: 70, closedPagesBytes: 20, username: "kim", pages: [makePage("p1", 50)] }));
+    await store.end("gone", { endedAt: Date.now(), reason: "closed" });
+    await store.close();
+    for (const text of ["{ not json", '{"version":1,"generation":"x","sessions":[]}']) {
+      await writeFile(join(path, "counters.json"), text);
+      const warnings: string[] = [];
+      const reopened = new MemorySessionStore({ dataDir: path, onWarning: (message) => warnings.push(message) });
+      const { sessions } = await reopened.open();
+      expect(warnings).toEqual(["the counters file could not be read; using the snapshot alone"]);
+      expect(sessions).toHaveLength(1);
+      expect(sessions[0]).toMatchObject({ id: "k1", username: "kim", totalBytesSent: 70, closedPagesBytes: 20 });
+      expect(sessions[0]!.pages.get("p1")!.epochBytes).toBe(50);
+      expect(await reopened.getTombstone("gone")).toBeDefined();
+      await reopened.close();
+    }
+  });
+
+  it("without a data dir countersChanged() remembers nothing", async () => {
+    const store = new MemorySessionStore();
+    await store.open();
+    const record = makeRecord("m1");
+    await store.put(record);
+    store.countersChanged(record);
+    await store.flush();
+    expect(store.writes).toEqual({ snapshots: 0, counters: 0 });
     await store.close();
   });
 });
