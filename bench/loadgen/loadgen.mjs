@@ -61,20 +61,7 @@ function openProtocolPage(page, { url, localAddress, awaitWelcome, timeoutMs }) 
     };
     socket.on("open", () => {
       page.open = true;
-      const hello = {
-        type: "hello",
-        v: PROTOCOL_VERSION,
-        project: page.project,
-        scope: null,
-        userAgent: page.userAgent,
-        pageId: page.pageId,
-        path: page.path,
-        resume: null,
-        token: null,
-        epoch: page.epoch,
-        seq: page.seq++,
-        bytes: page.bytes,
-      };
+      const hello = { type: "hello", v: PROTOCOL_VERSION, ...helloFields(page) };
       socket.send(encodeMessage(hello));
       counters.helloSent++;
       if (!awaitWelcome) done();
@@ -88,6 +75,22 @@ function openProtocolPage(page, { url, localAddress, awaitWelcome, timeoutMs }) 
       done(new Error("closed before ready"));
     });
   });
+}
+
+/** What every page says in its hello, over either transport (the same fields, the same sizes). */
+function helloFields(page) {
+  return {
+    project: page.project,
+    scope: null,
+    userAgent: page.userAgent,
+    pageId: page.pageId,
+    path: page.path,
+    resume: null,
+    token: null,
+    epoch: page.epoch,
+    seq: page.seq++,
+    bytes: page.bytes,
+  };
 }
 
 /** Opens one Socket.IO page (websocket transport, no reconnection). */
@@ -105,18 +108,7 @@ function openSocketIoPage(page, { url, localAddress, timeoutMs }) {
     let settled = false;
     socket.on("connect", () => {
       page.open = true;
-      socket.emit("hello", {
-        project: page.project,
-        scope: null,
-        userAgent: page.userAgent,
-        pageId: page.pageId,
-        path: page.path,
-        resume: null,
-        token: null,
-        epoch: page.epoch,
-        seq: page.seq++,
-        bytes: page.bytes,
-      });
+      socket.emit("hello", helloFields(page));
       counters.helloSent++;
       settled = true;
       resolve();

@@ -16,6 +16,18 @@ interface SnapshotContents {
   generation: number;
 }
 
+/** Reads and parses a JSON file; null when there is none. */
+async function readJsonFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  return JSON.parse(text) as unknown;
+}
+
 /**
  * The durable part of the embedded store: one JSON file replaced atomically (temp file, fsync,
  * rename), so a crash at any moment leaves either the old or the new snapshot, never half of one.
@@ -30,14 +42,8 @@ export class SnapshotFile {
   }
 
   async read(): Promise<SnapshotContents | null> {
-    let text: string;
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw error;
-    }
-    return parseSnapshot(JSON.parse(text) as unknown);
+    const value = await readJsonFile(this.path);
+    return value === null ? null : parseSnapshot(value);
   }
 
   /**
@@ -96,14 +102,8 @@ export class CountersFile {
   }
 
   async read(): Promise<CountersContents | null> {
-    let text: string;
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw error;
-    }
-    return parseCounters(JSON.parse(text) as unknown);
+    const value = await readJsonFile(this.path);
+    return value === null ? null : parseCounters(value);
   }
 
   /** Writes the counters of `sessions` (in batches, like the snapshot) for snapshot `generation`. */
