@@ -31,7 +31,7 @@ export type {
 } from "./protocol.js";
 export { detectScope, isScope } from "./scope.js";
 export type { ScopeHints } from "./scope.js";
-export { validateAgentMessage, validateCollectorMessage, exceedsDepth, fail } from "./validate.js";
+export { validateAgentMessage, validateCollectorMessage, exceedsDepth, fail, isCount } from "./validate.js";
 export type { ProtocolError, Validated } from "./validate.js";
 export { SESSION_INFO_KEYS, UNAUTHENTICATED } from "./session.js";
 export type { SessionInfo, SessionFilter } from "./session.js";

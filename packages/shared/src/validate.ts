@@ -218,9 +218,14 @@ function optionalString(fields: Fields, key: string, maxChars: number): string |
   return fields[key] == null ? null : requiredString(fields, key, maxChars);
 }
 
+/** A counter, sequence number or time as the protocol allows it: a non-negative safe integer. */
+export function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
 function safeInteger(fields: Fields, key: string): number {
   const value = fields[key];
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+  if (!isCount(value)) {
     throw new Refusal("bad_field", `\`${key}\` must be a non-negative safe integer`);
   }
   return value;

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, open as openFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { isScope } from "@sessionlens/shared";
+import { isCount, isScope } from "@sessionlens/shared";
 import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "./types.js";
 
 const SNAPSHOT_VERSION = 1;
@@ -291,10 +291,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 function count(value: unknown): number {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { CLOSE_CODES, LIMITS, validateAgentMessage } from "@sessionlens/shared";
+import { CLOSE_CODES, LIMITS, isCount, validateAgentMessage } from "@sessionlens/shared";
 import type { ErrorCode } from "@sessionlens/shared";
 import { decodeFrame, encodeMessage } from "@sessionlens/shared/codec";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -470,10 +470,6 @@ interface HeartbeatShape {
   epoch: number;
   seq: number;
   bytes: number;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 // Shared listeners (one function for all sockets, not closures per socket): `this` is the socket.
