@@ -4,7 +4,7 @@
  * times. Read defensively: fields that are missing or odd show as "—".
  */
 import { toEpochMs } from "./format.js";
-import { readSessionInfo, type SessionInfo } from "./session.js";
+import { isFields, readSessionInfo, type SessionInfo } from "./session.js";
 
 export interface PageDetails {
   id: string;
@@ -36,11 +36,6 @@ export interface SessionDetails {
   closedPagesBytes: number;
   pages: PageDetails[];
 }
-
-type Fields = Record<string, unknown>;
-
-const isFields = (value: unknown): value is Fields =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 const str = (value: unknown): string => (typeof value === "string" ? value : "");
 

@@ -255,24 +255,16 @@ export class SessionModel {
   }
 
   private rebuild(): void {
-    const shown = emptyTotals();
-    const all = emptyTotals();
+    Object.assign(this.all, emptyTotals());
+    Object.assign(this.shown, emptyTotals());
     const order: SessionRecord[] = [];
     for (const record of this.records.values()) {
-      const { sessionScope, activePages } = record.info;
-      all.sessions++;
-      all.pages += activePages;
-      all.byScope[sessionScope]++;
-      if (!this.matches(record)) continue;
-      order.push(record);
-      shown.sessions++;
-      shown.pages += activePages;
-      shown.byScope[sessionScope]++;
+      const shown = this.matches(record);
+      this.count(record, 1, shown);
+      if (shown) order.push(record);
     }
     order.sort(this.compare);
     this.order = order;
-    Object.assign(this.all, all);
-    Object.assign(this.shown, shown);
   }
 
   /** Index of a record that is in `order` (binary search with its own sort keys). */
