@@ -248,23 +248,25 @@ export class SessionModel {
    * allocation, no I/O, no logging, no timers.
    */
   heartbeat(page: Page, epoch: number, seq: number, bytes: number, now: number): void {
-    this.stats.frames.heartbeat++;
-    const session = page.session;
-    if (session.ended || session.pages.get(page.id) !== page) return;
-    const recentBefore = session.recentBytesSent;
-    this.#applyCounters(page, epoch, seq, bytes, now);
-    // recentBytesSent changed (rose, or dropped back to 0): subscribers must see it.
-    if ((session.recentBytesSent > 0 || recentBefore > 0) && this.#observers.length > 0) this.#changed(session);
+    this.counters(page, "heartbeat", epoch, seq, bytes, null, now);
   }
 
-  /** Applies a heartbeat or report. */
-  counters(page: Page, type: "heartbeat" | "report", epoch: number, seq: number, bytes: number, path: string | null): void {
+  /** Applies a heartbeat or report received at `now`. */
+  counters(
+    page: Page,
+    type: "heartbeat" | "report",
+    epoch: number,
+    seq: number,
+    bytes: number,
+    path: string | null,
+    now: number,
+  ): void {
     this.stats.frames[type]++;
     const session = page.session;
     if (session.ended || session.pages.get(page.id) !== page) return;
-    const now = this.#o.clock.now();
     const recentBefore = session.recentBytesSent;
     const fresh = this.#applyCounters(page, epoch, seq, bytes, now);
+    // recentBytesSent changed (rose, or dropped back to 0): subscribers must see it.
     let changed = session.recentBytesSent > 0 || recentBefore > 0;
     if (path !== null && fresh && path !== page.path) {
       page.path = this.#paths.intern(path);

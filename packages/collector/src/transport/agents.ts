@@ -441,10 +441,10 @@ export class Connection implements PageSocket {
         this.reject("duplicate_hello", "hello was already received on this connection");
         return;
       case "heartbeat":
-        model.counters(page, "heartbeat", message.epoch, message.seq, message.bytes, null);
+        model.counters(page, "heartbeat", message.epoch, message.seq, message.bytes, null, this.transport.options.clock.now());
         return;
       case "report":
-        model.counters(page, "report", message.epoch, message.seq, message.bytes, message.path);
+        model.counters(page, "report", message.epoch, message.seq, message.bytes, message.path, this.transport.options.clock.now());
         return;
       case "token":
         model.token(page, message.token).catch((error: unknown) => {
