@@ -34,10 +34,6 @@ export class IdentityVerifier {
     this.#now = now;
   }
 
-  get enabled(): boolean {
-    return this.#key !== null;
-  }
-
   async verify(token: string): Promise<IdentityResult> {
     if (this.#key === null) {
       return { ok: false, code: "token_invalid", message: "this collector has no identity secret; tokens cannot be verified", expiredSub: null };

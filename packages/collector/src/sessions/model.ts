@@ -40,7 +40,7 @@ export interface SessionObserver {
 }
 
 export type HelloOutcome =
-  | { ok: true; page: Page; resumed: boolean }
+  | { ok: true; page: Page }
   | { ok: false; code: ErrorCode | null; message: string; closeCode: number };
 
 export interface ModelStats {
@@ -240,7 +240,7 @@ export class SessionModel {
     if (identity !== null) this.#applyIdentity(session, identity, socket, now);
     this.#persist(session);
     this.#changed(session);
-    return { ok: true, page, resumed: !isNew };
+    return { ok: true, page };
   }
 
   /**

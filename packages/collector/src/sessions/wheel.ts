@@ -38,10 +38,6 @@ export class DeadlineWheel<T> {
     if (bucket.size === 0) this.#buckets.delete(key);
   }
 
-  has(item: T): boolean {
-    return this.#bucketOf.has(item);
-  }
-
   /** Removes and returns every item due at `nowMs`. */
   takeDue(nowMs: number): T[] {
     const nowKey = Math.floor(nowMs / this.#resolutionMs);

@@ -17,6 +17,6 @@ export function createAddressResolver(trustProxy: readonly string[]): AddressRes
 }
 
 /** `::ffff:10.0.0.1` -> `10.0.0.1`; everything else unchanged. */
-export function normaliseAddress(address: string): string {
+function normaliseAddress(address: string): string {
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }

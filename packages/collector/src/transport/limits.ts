@@ -31,11 +31,10 @@ export class ConnectionCounter {
     if (count <= 1) this.#counts.delete(address);
     else this.#counts.set(address, count - 1);
   }
-
-  get addresses(): number {
-    return this.#counts.size;
-  }
 }
+
+/** Buckets looked at per `ConnectionRateLimiter.prune()`. */
+const PRUNE_BATCH = 1_000;
 
 /**
  * New connections per client address: a token bucket per address holding `burst` tokens, refilled
@@ -63,11 +62,11 @@ export class ConnectionRateLimiter {
     return true;
   }
 
-  /** Forgets full buckets, looking at no more than `max` of them. */
-  prune(now: number, max = 1_000): void {
+  /** Forgets full buckets, looking at no more than `PRUNE_BATCH` of them. */
+  prune(now: number): void {
     let seen = 0;
     for (const [address, bucket] of this.#buckets) {
-      if (++seen > max) break;
+      if (++seen > PRUNE_BATCH) break;
       this.#refill(bucket, now);
       if (bucket.tokens >= this.burst) this.#buckets.delete(address);
       else {
@@ -76,10 +75,6 @@ export class ConnectionRateLimiter {
         this.#buckets.set(address, bucket);
       }
     }
-  }
-
-  get addresses(): number {
-    return this.#buckets.size;
   }
 
   #refill(bucket: { tokens: number; at: number }, now: number): void {
