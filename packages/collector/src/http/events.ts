@@ -5,6 +5,7 @@ import type { SessionQueries } from "../query/index.js";
 import type { SessionObserver } from "../sessions/model.js";
 import type { Session } from "../sessions/session.js";
 import type { SessionEndReason, SessionRecord, StoreQuery } from "../store/types.js";
+import { CHUNK_CHARS, waitForDrain } from "./respond.js";
 
 export interface EventHubOptions {
   queries: SessionQueries;
@@ -23,7 +24,6 @@ export type RemoveReason = SessionEndReason | "filtered";
 
 type Pending = { session: Session; removed: SessionEndReason | null };
 
-const SNAPSHOT_CHUNK_CHARS = 64 * 1024;
 /** A subscriber whose snapshot cannot be delivered within this long is dropped. */
 const SNAPSHOT_STALL_MS = 60_000;
 
@@ -140,7 +140,7 @@ export class EventHub implements SessionObserver {
       chunk += `${first ? "" : ","}\ndata: ${JSON.stringify(toSessionInfo(record, now))}`;
       first = false;
       subscriber.known.add(record.id);
-      if (chunk.length >= SNAPSHOT_CHUNK_CHARS) {
+      if (chunk.length >= CHUNK_CHARS) {
         const flushed = res.write(chunk);
         chunk = "";
         if (!flushed) await this.#drained(subscriber);
@@ -150,22 +150,7 @@ export class EventHub implements SessionObserver {
   }
 
   #drained(subscriber: Subscriber): Promise<void> {
-    return new Promise((resolve) => {
-      const { res } = subscriber;
-      const timer = setTimeout(() => {
-        this.#drop(subscriber, "its snapshot stalled");
-        resolve();
-      }, SNAPSHOT_STALL_MS);
-      timer.unref();
-      const done = (): void => {
-        clearTimeout(timer);
-        res.off("drain", done);
-        res.off("close", done);
-        resolve();
-      };
-      res.on("drain", done);
-      res.on("close", done);
-    });
+    return waitForDrain(subscriber.res, SNAPSHOT_STALL_MS, () => this.#drop(subscriber, "its snapshot stalled"));
   }
 
   #scheduleFlush(): void {

@@ -13,6 +13,34 @@ export type HttpErrorCode =
   | "not_ready"
   | "internal";
 
+/** Characters per write of a streamed answer: it is never held as one giant string. */
+export const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Resolves once `res` drains or closes, after a `write()` that returned false. With `stallMs`,
+ * `onStall` is called and the promise resolves if neither happens within that long.
+ */
+export function waitForDrain(res: ServerResponse, stallMs?: number, onStall?: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer =
+      stallMs === undefined
+        ? null
+        : setTimeout(() => {
+            onStall?.();
+            resolve();
+          }, stallMs);
+    timer?.unref();
+    const done = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {

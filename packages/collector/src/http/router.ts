@@ -8,7 +8,7 @@ import { CommandError } from "../sessions/model.js";
 import type { SessionRecord } from "../store/types.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
-import { BodyTooLarge, readBody, sendError, sendJson } from "./respond.js";
+import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
 import type { StatusPage } from "./status-page.js";
 
 /** What the HTTP layer needs from the collector. */
@@ -29,9 +29,6 @@ export interface HttpDependencies {
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** Sessions per write of a streamed list: the answer is never one giant string. */
-const STREAM_CHUNK_CHARS = 64 * 1024;
 
 /** The collector's HTTP API, metrics, health and status page, as one `node:http` request handler. */
 export function createHttpHandler(deps: HttpDependencies): HttpHandler {
@@ -207,19 +204,11 @@ async function streamSessions(res: ServerResponse, records: SessionRecord[], now
   let chunk = "[";
   for (let i = 0; i < records.length; i++) {
     chunk += (i === 0 ? "" : ",") + JSON.stringify(toSessionInfo(records[i]!, now));
-    if (chunk.length >= STREAM_CHUNK_CHARS) {
+    if (chunk.length >= CHUNK_CHARS) {
       const flushed = res.write(chunk);
       chunk = "";
       if (!flushed) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            res.off("drain", done);
-            res.off("close", done);
-            resolve();
-          };
-          res.on("drain", done);
-          res.on("close", done);
-        });
+        await waitForDrain(res);
         if (res.destroyed) return;
       }
     }
