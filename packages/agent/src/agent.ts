@@ -144,9 +144,9 @@ export function startAgent(options: AgentOptions, environment: Environment = def
 
   const userAgent = (options.userAgent ?? scopeObject.navigator?.userAgent ?? "").slice(0, LIMITS.userAgentChars);
   const scope = options.scope ?? touchScope(userAgent, win);
-  /** The bytes the last frame carried: what the collector may know of this series. */
+  /** The bytes the last frame written carried: what the collector may know of this series. */
   let reportedBytes = 0;
-  const counters = (): PageCounters => ({ epoch, seq: seq++, bytes: (reportedBytes = bytes) });
+  const counters = (): PageCounters => ({ epoch, seq: seq++, bytes });
   const currentPath = (): string => {
     try {
       return String(options.pagePath ? options.pagePath() : win ? win.location.pathname : "/").slice(0, LIMITS.pathChars);
@@ -169,7 +169,19 @@ export function startAgent(options: AgentOptions, environment: Environment = def
     bytes = Math.min(bytes + count, Number.MAX_SAFE_INTEGER);
   };
 
-  const send = (message: AgentMessage): boolean => connection.send(message, true);
+  /** Bytes the page sent to the gateway (requests, `countBytes`): reported soon. */
+  const countAppBytes = (count: number): void => {
+    if (count > 0 && !ended) {
+      addBytes(count);
+      changed();
+    }
+  };
+
+  const send = (message: AgentMessage): boolean => {
+    if (!connection.send(message, true)) return false;
+    if ("bytes" in message) reportedBytes = message.bytes;
+    return true;
+  };
 
   const report = (): void => {
     const path = currentPath();
@@ -231,7 +243,7 @@ export function startAgent(options: AgentOptions, environment: Environment = def
       hello: (resume) => {
         dirty = false;
         sentPath = currentPath();
-        return {
+        const hello: AgentMessage = {
           type: "hello",
           v: PROTOCOL_VERSION,
           project,
@@ -243,6 +255,8 @@ export function startAgent(options: AgentOptions, environment: Environment = def
           token: identity.token(),
           ...counters(),
         };
+        reportedBytes = hello.bytes; // written as soon as it is built
+        return hello;
       },
       welcome: (message) => {
         sessionId = message.sessionId;
@@ -285,7 +299,8 @@ export function startAgent(options: AgentOptions, environment: Environment = def
         hide: () => {
           env.clearTimeout(reportTimer);
           reportTimer = undefined;
-          connection.close({ type: "bye", ...counters() });
+          const bye: AgentMessage = { type: "bye", ...counters() };
+          if (connection.close(bye)) reportedBytes = bye.bytes;
         },
         restore: () => {
           epoch = Math.max(Math.floor(env.now()), epoch + 1);
@@ -304,17 +319,7 @@ export function startAgent(options: AgentOptions, environment: Environment = def
   if (win && options.countBytes !== false) {
     try {
       const isGateway = originMatcher(options.gatewayOrigins ?? [win.location.origin, url], win.location.href);
-      uncount = installByteCounting(
-        win,
-        isGateway,
-        (count) => {
-          if (count > 0 && !ended) {
-            addBytes(count);
-            changed();
-          }
-        },
-        ownSockets,
-      );
+      uncount = installByteCounting(win, isGateway, countAppBytes, ownSockets);
     } catch (error) {
       console.warn("[sessionlens] byte counting is off", error);
     }
@@ -330,13 +335,7 @@ export function startAgent(options: AgentOptions, environment: Environment = def
     pageId,
     setToken: (token) => identity.set(token),
     clearToken: () => identity.set(null),
-    countBytes(count) {
-      const whole = Math.floor(Number(count));
-      if (whole > 0 && !ended) {
-        addBytes(whole);
-        changed();
-      }
-    },
+    countBytes: (count) => countAppBytes(Math.floor(Number(count))),
     on(event, listener) {
       const list = listeners[event] as unknown[];
       list.push(listener);

@@ -66,7 +66,7 @@ export interface Connection {
   /** The network or the page came back: skip the backoff wait, or drop a socket gone silent. */
   wake(): void;
   /** Sends `last` (a bye) when it can, closes cleanly and stays down until connect(). */
-  close(last?: AgentMessage): void;
+  close(last?: AgentMessage): boolean;
 }
 
 /** A connection has to stay up this long before a drop starts the backoff from scratch again. */
@@ -201,12 +201,10 @@ export function createConnection(options: ConnectionOptions, events: ConnectionE
     };
     ws.onmessage = (event) => received(event.data);
     ws.onclose = (event) => {
-      const wasStable = stable();
+      if (PERMANENT_CLOSE_CODES.indexOf(event.code) < 0) return abandon();
       teardown();
-      if (PERMANENT_CLOSE_CODES.indexOf(event.code) >= 0) {
-        down = true;
-        events.end(event.code, event.reason);
-      } else retry(wasStable);
+      down = true;
+      events.end(event.code, event.reason);
     };
     connectTimer = env.setTimeout(abandon, options.connectTimeoutMs);
   };
@@ -242,8 +240,9 @@ export function createConnection(options: ConnectionOptions, events: ConnectionE
     close(last) {
       down = true;
       generation++;
-      if (last && socket && helloSent && socket.readyState === OPEN) write(last);
+      const written = last !== undefined && socket !== null && helloSent && socket.readyState === OPEN && write(last);
       teardown(1000);
+      return written;
     },
   };
 }

@@ -377,6 +377,21 @@ describe("page lifecycle", () => {
     expect(back.bytes).toBe(socket.frameBytes.at(-1)!);
   });
 
+  it("a back/forward-cache return keeps bytes that no frame carried (the socket was down at pagehide)", async () => {
+    const { agent, env, page } = start({ backoffBaseMs: 60_000, backoffMaxMs: 60_000 });
+    const socket = await welcomed();
+    const known = hello(socket).bytes + socket.frameBytes[0]!; // the hello, counted once it was written
+    socket.drop(); // the network is gone: nothing below reaches the collector
+    agent.countBytes(500);
+    page.fire("pagehide", { persisted: true }); // no bye can be written
+    await env.advance(0);
+    page.fire("pageshow", { persisted: true });
+    const back = hello(await welcomed());
+    expect(back.epoch).toBeGreaterThan(hello(socket).epoch);
+    // The collector last heard `hello(socket).bytes` for the old series: everything after it is here.
+    expect(back.bytes).toBe(known - hello(socket).bytes + 500);
+  });
+
   it("reports pending bytes at once when the page is hidden (it may be killed without a pagehide)", async () => {
     const { agent, page, env } = start({ reportIntervalMs: 60_000 });
     const socket = await welcomed({ heartbeatMs: 120_000, idleTimeoutMs: 0 });
