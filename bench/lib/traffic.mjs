@@ -17,7 +17,7 @@ export const USER_AGENTS = [
   "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
   "Mozilla/5.0 (Linux; Android 13; SM-T220 Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/130.0.6723.107 Safari/537.36",
 ];
-const USER_AGENT_WEIGHTS = [30, 12, 8, 5, 8, 12, 10, 8, 7];
+export const USER_AGENT_WEIGHTS = [30, 12, 8, 5, 8, 12, 10, 8, 7];
 
 export const PATHS = ["/", "/overview", "/alarms", "/trends/line-3", "/production/oee", "/maintenance/work-orders", "/settings"];
 

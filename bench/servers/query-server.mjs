@@ -6,7 +6,7 @@ import { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { detectScope, UNAUTHENTICATED } from "@sessionlens/shared";
 import { serveServer, memoryAfterGc } from "../lib/server-process.mjs";
-import { rng, weightedPicker, zipfWeights, projectName, userName, USER_AGENTS, PATHS, pageId } from "../lib/traffic.mjs";
+import { rng, weightedPicker, zipfWeights, projectName, userName, USER_AGENTS, USER_AGENT_WEIGHTS, PATHS, pageId } from "../lib/traffic.mjs";
 import { summarize } from "../lib/stats.mjs";
 
 const { createCollector, createMemoryStore } = await import(process.env.BENCH_COLLECTOR_MODULE ?? "@sessionlens/collector");
@@ -44,7 +44,7 @@ const address = await collector.listen();
 const random = rng(42);
 const pickUser = weightedPicker(zipfWeights(users, 0.5), random);
 const pickProject = weightedPicker(zipfWeights(projects, 1), random);
-const pickUa = weightedPicker([30, 12, 8, 5, 8, 12, 10, 8, 7], random);
+const pickUa = weightedPicker(USER_AGENT_WEIGHTS, random);
 const perUser = new Map();
 const now = Date.now();
 const fillStarted = performance.now();

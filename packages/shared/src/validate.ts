@@ -53,12 +53,7 @@ export function validateAgentMessage(value: unknown): Validated<AgentMessage> {
       case "token":
         return { ok: true, value: { type, token: optionalString(fields, "token", LIMITS.tokenMaxChars) } };
       default:
-        return fail(
-          "unknown_type",
-          typeof type === "string"
-            ? `unknown message type "${clip(type)}"; expected one of ${AGENT_MESSAGE_TYPES.join(", ")}`
-            : "message has no string `type`",
-        );
+        return unknownType(type, AGENT_MESSAGE_TYPES);
     }
   } catch (error) {
     return refused(error);
@@ -106,12 +101,7 @@ export function validateCollectorMessage(value: unknown): Validated<CollectorMes
           },
         };
       default:
-        return fail(
-          "unknown_type",
-          typeof type === "string"
-            ? `unknown message type "${clip(type)}"; expected one of ${COLLECTOR_MESSAGE_TYPES.join(", ")}`
-            : "message has no string `type`",
-        );
+        return unknownType(type, COLLECTOR_MESSAGE_TYPES);
     }
   } catch (error) {
     return refused(error);
@@ -229,6 +219,15 @@ function safeInteger(fields: Fields, key: string): number {
     throw new Refusal("bad_field", `\`${key}\` must be a non-negative safe integer`);
   }
   return value;
+}
+
+function unknownType(type: unknown, expected: readonly string[]): { ok: false; error: ProtocolError } {
+  return fail(
+    "unknown_type",
+    typeof type === "string"
+      ? `unknown message type "${clip(type)}"; expected one of ${expected.join(", ")}`
+      : "message has no string `type`",
+  );
 }
 
 function clip(value: string): string {
