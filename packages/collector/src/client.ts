@@ -197,7 +197,8 @@ export function createClient(options: ClientOptions): SessionLensClient {
   return client;
 }
 
-function queryString(filter: SessionFilter): string {
+/** `?usernameFilter=…&projectFilter=…`, or "" when neither is set. */
+export function queryString(filter: SessionFilter): string {
   const params = new URLSearchParams();
   if (filter.usernameFilter) params.set("usernameFilter", filter.usernameFilter);
   if (filter.projectFilter) params.set("projectFilter", filter.projectFilter);

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { SessionInfo } from "@sessionlens/shared";
 import { pino } from "pino";
+import { queryString } from "../client.js";
 import { DEFAULTS, parseDuration, type CollectorOptions } from "../options.js";
 import { createCollector } from "../server.js";
 import { describeFlags, listFlag, parseCommand, stringFlag, UsageError, type FlagSpecs } from "./args.js";
@@ -185,18 +186,8 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
 async function sessions(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommand(argv, SESSIONS_FLAGS, io.env, 0);
   if (values["help"]) return help(io, "sessionlens sessions [--username U] [--project P] [--json] [--url URL] [--token T]", SESSIONS_FLAGS);
-  const params = new URLSearchParams();
-  const username = stringFlag(values, "username");
-  const project = stringFlag(values, "project");
-  if (username) params.set("usernameFilter", username);
-  if (project) params.set("projectFilter", project);
-  const query = params.toString();
-  const response = await callCollector(
-    stringFlag(values, "url")!,
-    token(values, io),
-    "GET",
-    `/api/v1/sessions${query === "" ? "" : `?${query}`}`,
-  );
+  const query = queryString({ usernameFilter: stringFlag(values, "username"), projectFilter: stringFlag(values, "project") });
+  const response = await callCollector(stringFlag(values, "url")!, token(values, io), "GET", `/api/v1/sessions${query}`);
   if (!response.ok) {
     io.stderr.write(`sessionlens sessions: ${await describeFailure(response)}\n`);
     return EXIT_ERROR;
