@@ -87,6 +87,10 @@ export interface CollectorOptions {
   sseHeartbeatMs?: number;
   /** An event-stream subscriber whose unsent output exceeds this is dropped. Default `1_048_576` (1 MiB). */
   sseMaxBufferBytes?: number;
+  /** The status page's charts get one sample of `GET /api/v1/stats` per this long. Default `5_000`. */
+  statsIntervalMs?: number;
+  /** How far back `GET /api/v1/stats` keeps samples (memory is fixed by window / interval). Default `3_600_000` (1 h). */
+  statsWindowMs?: number;
   /** Folder of the built status page. Default: `status-page/dist` of this package. */
   statusPageDir?: string;
   /** Structured logger (pino). Default: pino at level `warn` on stderr. */
@@ -131,6 +135,8 @@ export const DEFAULTS = {
   sseHeartbeatMs: 15_000,
   sseMaxBufferBytes: 1_048_576,
   sweepIntervalMs: 250,
+  statsIntervalMs: 5_000,
+  statsWindowMs: 3_600_000,
 } as const;
 
 /** The options that must be positive numbers and have a fixed default. */
@@ -170,6 +176,8 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     sseCoalesceMs: positiveOption("sseCoalesceMs"),
     sseHeartbeatMs: positiveOption("sseHeartbeatMs"),
     sseMaxBufferBytes: positiveOption("sseMaxBufferBytes"),
+    statsIntervalMs: positiveOption("statsIntervalMs"),
+    statsWindowMs: positiveOption("statsWindowMs"),
     statusPageDir: options.statusPageDir ?? defaultStatusPageDir,
     logger: options.logger,
     clock: options.clock ?? systemClock,

@@ -21,6 +21,8 @@ import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
 import type { SessionStore } from "./store/types.js";
 import { AgentTransport } from "./transport/agents.js";
+import { StatsHistory } from "./stats/history.js";
+import { readCollectorStats } from "./stats/reading.js";
 
 /** Where a listening collector can be reached. */
 export interface CollectorAddress {
@@ -139,6 +141,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   });
   model.observe(events);
   const metrics = createMetrics({ model, transport, events, maxProjectLabels: o.maxProjectLabels });
+  const stats = new StatsHistory({ clock, intervalMs: o.statsIntervalMs, windowMs: o.statsWindowMs, read: () => readCollectorStats(model, transport) });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
@@ -157,6 +160,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId),
     events,
     metrics,
+    stats,
     statusPage: new StatusPage(o.statusPageDir),
     apiToken: o.apiToken,
     maxMessageBytes: o.maxMessageBytes,
@@ -207,6 +211,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       }
     }, o.sweepIntervalMs);
     sweepTimer.unref();
+    stats.start();
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       server.once("error", onError);
@@ -235,6 +240,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     model.stop();
     if (sweepTimer !== null) clearInterval(sweepTimer);
     sweepTimer = null;
+    stats.stop();
     events.close();
     if (wasStarted) await store.close();
     await new Promise<void>((resolve) => {

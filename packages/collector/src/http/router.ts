@@ -7,7 +7,9 @@ import type { SessionQueries } from "../query/index.js";
 import { CommandError } from "../sessions/model.js";
 import type { SessionRecord } from "../store/types.js";
 import { createBearerCheck } from "./auth.js";
+import type { StatsHistorySnapshot } from "../stats/history.js";
 import type { EventHub } from "./events.js";
+import { sendOpenApi } from "./openapi.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
 import type { StatusPage } from "./status-page.js";
 
@@ -19,6 +21,8 @@ export interface HttpDependencies {
   sendMessage(id: string, type: string, payload: unknown, pageId?: string): Promise<number | null>;
   events: EventHub;
   metrics: Registry;
+  /** The charts' history (`GET /api/v1/stats`). */
+  stats: { snapshot(): StatsHistorySnapshot };
   statusPage: StatusPage;
   apiToken: string | undefined;
   maxMessageBytes: number;
@@ -92,6 +96,11 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
     if (resource === "events" && id === undefined) {
       if (!allow(res, method, ["GET"])) return;
       return deps.events.subscribe(req, res, compileQuery(filter));
+    }
+    if ((resource === "stats" || resource === "openapi.json") && id === undefined) {
+      if (!allow(res, method, ["GET", "HEAD"])) return;
+      if (resource === "stats") return sendJson(res, 200, deps.stats.snapshot());
+      return sendOpenApi(res, method === "HEAD");
     }
     if (resource !== "sessions" || rest.length > 0) return sendError(res, 404, "not_found", `no route for ${method} ${path}`);
 

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { StatsHistory, type StatsReading } from "../../src/stats/history.js";
+import { eventually, ManualClock } from "../helpers/collector.js";
+import { useCollector } from "../helpers/fixture.js";
+
+function source(initial: Partial<StatsReading> = {}) {
+  const reading: StatsReading & { rejected: Map<string, number> } = {
+    sessions: {},
+    pages: {},
+    bytesReported: 0,
+    rejected: new Map(),
+    ...initial,
+  } as StatsReading & { rejected: Map<string, number> };
+  return { reading, read: () => reading };
+}
+
+describe("StatsHistory", () => {
+  it("turns cumulative counters into bytes per second and refusals per interval", () => {
+    const clock = new ManualClock();
+    const { reading, read } = source();
+    const history = new StatsHistory({ clock, intervalMs: 5_000, windowMs: 60_000, read });
+    expect(history.sample()).toMatchObject({ bytesPerSecond: 0, rejected: {} });
+
+    clock.advance(5_000);
+    reading.bytesReported = 10_000;
+    reading.sessions = { browser: 2, android: 1 };
+    reading.pages = { browser: 3, android: 1 };
+    reading.rejected.set("rate_limited", 4);
+    expect(history.sample()).toEqual({
+      at: clock.now(),
+      sessions: { browser: 2, ios: 0, android: 1, designer: 0 },
+      pages: { browser: 3, ios: 0, android: 1, designer: 0 },
+      bytesPerSecond: 2_000,
+      rejected: { rate_limited: 4 },
+    });
+
+    clock.advance(5_000);
+    reading.rejected.set("origin_not_allowed", 1);
+    expect(history.sample()).toMatchObject({ bytesPerSecond: 0, rejected: { origin_not_allowed: 1 } });
+  });
+
+  it("keeps a bounded window, oldest first", () => {
+    const clock = new ManualClock();
+    const { reading, read } = source();
+    const history = new StatsHistory({ clock, intervalMs: 1_000, windowMs: 10_000, read });
+    for (let i = 0; i < 50; i++) {
+      reading.sessions = { browser: i };
+      history.sample();
+      clock.advance(1_000);
+    }
+    const { samples, intervalMs, windowMs } = history.snapshot();
+    expect({ intervalMs, windowMs }).toEqual({ intervalMs: 1_000, windowMs: 10_000 });
+    expect(samples.map((sample) => sample.sessions.browser)).toEqual([39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49]);
+    expect(samples.at(-1)!.at - samples[0]!.at).toBe(10_000);
+  });
+
+  it("rejects a non-positive interval or window", () => {
+    const { read } = source();
+    expect(() => new StatsHistory({ clock: new ManualClock(), intervalMs: 0, read })).toThrow(RangeError);
+    expect(() => new StatsHistory({ clock: new ManualClock(), windowMs: -1, read })).toThrow(RangeError);
+  });
+});
+
+describe("GET /api/v1/stats", () => {
+  const t = useCollector();
+
+  it("samples the collector's sessions, pages and bytes on its interval", async () => {
+    await t.start({ statsIntervalMs: 25 });
+    const first = await t.join({ bytes: 0 });
+    await t.join({ resume: first.welcome!.resume });
+    await t.join({ scope: "android", project: "Other" });
+    t.clock.advance(1_000);
+    first.heartbeat(5_000);
+    await eventually(async () => {
+      t.clock.advance(25);
+      const stats = (await (await fetch(`${t.url}/api/v1/stats`)).json()) as {
+        intervalMs: number;
+        samples: { sessions: Record<string, number>; pages: Record<string, number>; bytesPerSecond: number }[];
+      };
+      expect(stats.intervalMs).toBe(25);
+      const latest = stats.samples.at(-1)!;
+      expect(latest.sessions).toEqual({ browser: 1, ios: 0, android: 1, designer: 0 });
+      expect(latest.pages).toEqual({ browser: 2, ios: 0, android: 1, designer: 0 });
+      expect(stats.samples.some((sample) => sample.bytesPerSecond > 0)).toBe(true);
+    });
+  });
+});
