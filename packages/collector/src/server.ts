@@ -140,7 +140,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     log,
   });
   model.observe(events);
-  const metrics = createMetrics({ model, transport, events, maxProjectLabels: o.maxProjectLabels });
+  const metrics = createMetrics({ model, transport, events, maxProjectLabels: o.maxProjectLabels, notReadyReason: () => notReadyReason() });
   const stats = new StatsHistory({ clock, intervalMs: o.statsIntervalMs, windowMs: o.statsWindowMs, read: () => readCollectorStats(model, transport) });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
@@ -154,6 +154,12 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     closePage: async (id: string, pageId: string, message?: string) => model.closePage(id, pageId, message),
   };
 
+  async function notReadyReason(): Promise<string | null> {
+    if (state === "draining" || state === "closed") return "the collector is shutting down";
+    if (state !== "running") return "the collector is starting";
+    return pingStore(store);
+  }
+
   const handleRequest = createHttpHandler({
     queries,
     ...collectorApi,
@@ -165,11 +171,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     apiToken: o.apiToken,
     maxMessageBytes: o.maxMessageBytes,
     now,
-    notReadyReason: async () => {
-      if (state === "draining" || state === "closed") return "the collector is shutting down";
-      if (state !== "running") return "the collector is starting";
-      return pingStore(store);
-    },
+    notReadyReason,
     log,
   });
 

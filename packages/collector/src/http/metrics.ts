@@ -7,6 +7,8 @@ export interface MetricsSources {
   transport: { stats: TransportStats; connections: { size: number } };
   events: { subscribers: { size: number }; dropped: number };
   maxProjectLabels: number;
+  /** Null when ready, else why not (the same answer as `/readyz`). */
+  notReadyReason?: () => Promise<string | null>;
 }
 
 /**
@@ -141,6 +143,17 @@ export function createMetrics(sources: MetricsSources): Registry {
       this.inc(events.dropped);
     },
   });
+  const notReadyReason = sources.notReadyReason;
+  if (notReadyReason !== undefined) {
+    new Gauge({
+      name: "sessionlens_ready",
+      help: "1 while /readyz answers 200, 0 while it answers 503 (starting, draining, store unreachable).",
+      registers: [registry],
+      async collect() {
+        this.set((await notReadyReason()) === null ? 1 : 0);
+      },
+    });
+  }
   return registry;
 }
 
