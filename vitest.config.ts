@@ -18,7 +18,8 @@ export default defineConfig({
     include: [
       "packages/*/test/**/*.test.ts",
       "packages/collector/status-page/test/**/*.test.ts",
-      "examples/*/test/**/*.test.ts", "bench/test/**/*.test.ts"],
+      "examples/*/test/**/*.test.ts", "bench/test/**/*.test.ts",
+      "packaging/test/**/*.test.ts", "docs/test/**/*.test.ts"],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Two cores here: keep heavy suites (browsers, load) from starving each other.

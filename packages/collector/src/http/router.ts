@@ -22,7 +22,7 @@ export interface HttpDependencies {
   events: EventHub;
   metrics: Registry;
   /** The charts' history (`GET /api/v1/stats`). */
-  stats: { snapshot(): StatsHistorySnapshot };
+  stats: { snapshot(sinceMs?: number): StatsHistorySnapshot };
   statusPage: StatusPage;
   apiToken: string | undefined;
   maxMessageBytes: number;
@@ -99,7 +99,11 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
     }
     if ((resource === "stats" || resource === "openapi.json") && id === undefined) {
       if (!allow(res, method, ["GET", "HEAD"])) return;
-      if (resource === "stats") return sendJson(res, 200, deps.stats.snapshot());
+      if (resource === "stats") {
+        const since = params.get("since");
+        if (since !== null && !/^\d{1,16}$/.test(since)) return sendError(res, 400, "bad_request", "`since` must be a time in ms since the epoch");
+        return sendJson(res, 200, deps.stats.snapshot(since === null ? undefined : Number(since)));
+      }
       return sendOpenApi(res, method === "HEAD");
     }
     if (resource !== "sessions" || rest.length > 0) return sendError(res, 404, "not_found", `no route for ${method} ${path}`);

@@ -100,11 +100,12 @@ export class StatsHistory {
     return sample;
   }
 
-  /** Samples of the last `windowMs`, oldest first. */
-  snapshot(): StatsHistorySnapshot {
+  /** Samples of the last `windowMs`, oldest first; with `sinceMs`, only those taken after it. */
+  snapshot(sinceMs?: number): StatsHistorySnapshot {
     const samples = [...this.#ring.slice(this.#start), ...this.#ring.slice(0, this.#start)];
     const newest = samples.at(-1)?.at;
-    const recent = newest === undefined ? samples : samples.filter((sample) => sample.at >= newest - this.windowMs);
+    const from = Math.max(newest === undefined ? -Infinity : newest - this.windowMs, sinceMs === undefined ? -Infinity : sinceMs + 1);
+    const recent = samples.filter((sample) => sample.at >= from);
     return { intervalMs: this.intervalMs, windowMs: this.windowMs, samples: recent };
   }
 

@@ -139,6 +139,7 @@ describe("a live collector's answers validate against openapi.json", () => {
 
     const stats = (await expectDocumented(await api("/api/v1/stats"), "GET", "/api/v1/stats")) as { samples: unknown[] };
     expect(stats.samples.length).toBeGreaterThan(0);
+    await expectDocumented(await api("/api/v1/stats?since=0"), "GET", "/api/v1/stats");
     await expectDocumented(await api("/healthz"), "GET", "/healthz");
     await expectDocumented(await api("/readyz"), "GET", "/readyz");
     await expectDocumented(await api("/metrics"), "GET", "/metrics");
@@ -191,6 +192,7 @@ describe("a live collector's answers validate against openapi.json", () => {
         413,
         "too_large",
       ],
+      [await api("/api/v1/stats?since=soon"), "GET", "/api/v1/stats", 400, "bad_request"],
       [await api("/ws"), "GET", "/ws", 426, "upgrade_required"],
     ];
     for (const [response, method, path, status, code] of cases) {

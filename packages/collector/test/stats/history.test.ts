@@ -52,6 +52,9 @@ describe("StatsHistory", () => {
     expect({ intervalMs, windowMs }).toEqual({ intervalMs: 1_000, windowMs: 10_000 });
     expect(samples.map((sample) => sample.sessions.browser)).toEqual([39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49]);
     expect(samples.at(-1)!.at - samples[0]!.at).toBe(10_000);
+    // Only what a poller has not seen yet.
+    expect(history.snapshot(samples.at(-3)!.at).samples.map((sample) => sample.sessions.browser)).toEqual([48, 49]);
+    expect(history.snapshot(samples.at(-1)!.at).samples).toEqual([]);
   });
 
   it("rejects a non-positive interval or window", () => {
@@ -83,5 +86,8 @@ describe("GET /api/v1/stats", () => {
       expect(latest.pages).toEqual({ browser: 2, ios: 0, android: 1, designer: 0 });
       expect(stats.samples.some((sample) => sample.bytesPerSecond > 0)).toBe(true);
     });
+    const bad = await fetch(`${t.url}/api/v1/stats?since=yesterday`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("bad_request");
   });
 });
