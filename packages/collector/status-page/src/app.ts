@@ -4,6 +4,7 @@
  * the collector), so typing never reconnects the stream.
  */
 import { ApiClient, errorMessage, TokenCancelled, TokenStore } from "./auth.js";
+import { startCharts } from "./charts.js";
 import { COLUMNS, SCOPE_LABELS } from "./columns.js";
 import { EventStream, type ConnectionState } from "./connection.js";
 import { DetailsPanel } from "./details.js";
@@ -411,6 +412,7 @@ export function startStatusPage(): void {
   renderConnection();
   requestWindow();
   stream.start();
+  startCharts(api, byId("charts", HTMLElement));
 }
 
 function buildScopeList(list: HTMLElement): Record<SessionScope, { item: HTMLElement; value: HTMLElement }> {
