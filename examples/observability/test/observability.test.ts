@@ -104,3 +104,15 @@ describe("examples/observability", () => {
     expect(used).toContain("sessionlens_messages_rejected_total");
   });
 });
+
+describe("sessionlens_ready", () => {
+  it("is 1 while the collector is ready and 0 once it drains", async () => {
+    const collector = createCollector({ port: 0, dataDir: null });
+    const readyLine = async () => /^sessionlens_ready (\d)$/m.exec(await collector.metrics.metrics())?.[1];
+    expect(await readyLine()).toBe("0"); // not started yet
+    await collector.listen();
+    expect(await readyLine()).toBe("1");
+    await collector.close();
+    expect(await readyLine()).toBe("0");
+  });
+});
