@@ -6,6 +6,7 @@ import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { EventHub } from "./http/events.js";
 import { createMetrics } from "./http/metrics.js";
+import { StatsHistory, type StatsTally } from "./http/stats.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
 import { resolveOptions, type CollectorOptions, type ResolvedOptions } from "./options.js";
@@ -21,8 +22,6 @@ import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
 import type { SessionStore } from "./store/types.js";
 import { AgentTransport } from "./transport/agents.js";
-import { StatsHistory } from "./stats/history.js";
-import { readCollectorStats } from "./stats/reading.js";
 
 /** Where a listening collector can be reached. */
 export interface CollectorAddress {
@@ -141,7 +140,12 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   });
   model.observe(events);
   const metrics = createMetrics({ model, transport, events, maxProjectLabels: o.maxProjectLabels, notReadyReason: () => notReadyReason() });
-  const stats = new StatsHistory({ clock, intervalMs: o.statsIntervalMs, windowMs: o.statsWindowMs, read: () => readCollectorStats(model, transport) });
+  const stats = new StatsHistory({
+    clock,
+    intervalMs: o.statsIntervalMs,
+    windowMs: o.statsWindowMs,
+    read: () => ({ tallies: tallyByScope(model), bytesReported: model.stats.bytesReported, rejected: transport.stats.rejected }),
+  });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
@@ -286,6 +290,19 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     store,
     options: o,
   };
+}
+
+/** Sessions and open pages by scope, for the charts' history. */
+function tallyByScope(model: SessionModel): StatsTally[] {
+  const tallies = new Map<string, StatsTally>();
+  for (const session of model.sessions.values()) {
+    if (session.ended) continue;
+    let tally = tallies.get(session.scope);
+    if (tally === undefined) tallies.set(session.scope, (tally = { scope: session.scope, sessions: 0, pages: 0 }));
+    tally.sessions++;
+    tally.pages += session.pages.size;
+  }
+  return [...tallies.values()];
 }
 
 async function pingStore(store: SessionStore): Promise<string | null> {

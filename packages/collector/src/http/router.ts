@@ -7,10 +7,10 @@ import type { SessionQueries } from "../query/index.js";
 import { CommandError } from "../sessions/model.js";
 import type { SessionRecord } from "../store/types.js";
 import { createBearerCheck } from "./auth.js";
-import type { StatsHistorySnapshot } from "../stats/history.js";
 import type { EventHub } from "./events.js";
 import { sendOpenApi } from "./openapi.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
+import type { StatsHistorySnapshot } from "./stats.js";
 import type { StatusPage } from "./status-page.js";
 
 /** What the HTTP layer needs from the collector. */

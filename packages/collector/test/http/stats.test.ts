@@ -1,16 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { StatsHistory, type StatsReading } from "../../src/stats/history.js";
+import { StatsHistory, type StatsReading, type StatsTally } from "../../src/http/stats.js";
 import { eventually, ManualClock } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 
-function source(initial: Partial<StatsReading> = {}) {
-  const reading: StatsReading & { rejected: Map<string, number> } = {
-    sessions: {},
-    pages: {},
-    bytesReported: 0,
-    rejected: new Map(),
-    ...initial,
-  } as StatsReading & { rejected: Map<string, number> };
+function source() {
+  const reading: StatsReading & { tallies: StatsTally[]; rejected: Map<string, number> } = { tallies: [], bytesReported: 0, rejected: new Map() };
   return { reading, read: () => reading };
 }
 
@@ -23,8 +17,12 @@ describe("StatsHistory", () => {
 
     clock.advance(5_000);
     reading.bytesReported = 10_000;
-    reading.sessions = { browser: 2, android: 1 };
-    reading.pages = { browser: 3, android: 1 };
+    // Tallies come by scope and project: they are summed by scope.
+    reading.tallies = [
+      { scope: "browser", sessions: 1, pages: 2 },
+      { scope: "android", sessions: 1, pages: 1 },
+      { scope: "browser", sessions: 1, pages: 1 },
+    ];
     reading.rejected.set("rate_limited", 4);
     expect(history.sample()).toEqual({
       at: clock.now(),
@@ -44,7 +42,7 @@ describe("StatsHistory", () => {
     const { reading, read } = source();
     const history = new StatsHistory({ clock, intervalMs: 1_000, windowMs: 10_000, read });
     for (let i = 0; i < 50; i++) {
-      reading.sessions = { browser: i };
+      reading.tallies = [{ scope: "browser", sessions: i, pages: i }];
       history.sample();
       clock.advance(1_000);
     }

@@ -4,11 +4,17 @@ import type { Clock } from "../options.js";
 export const STATS_SCOPES = ["browser", "ios", "android", "designer"] as const;
 export type StatsScope = (typeof STATS_SCOPES)[number];
 
+/** Sessions and open pages of one scope (and project): what the query layer tallies. */
+export interface StatsTally {
+  scope: string;
+  sessions: number;
+  pages: number;
+}
+
 /** What the collector holds at one instant; counters are cumulative and never go down. */
 export interface StatsReading {
-  /** Sessions and open pages of this collector, by scope. */
-  sessions: Record<string, number>;
-  pages: Record<string, number>;
+  /** Sessions and open pages of this collector, in any grouping that has a scope. */
+  tallies: Iterable<StatsTally>;
   /** Cumulative bytes sent to the gateway, as reported by agents. */
   bytesReported: number;
   /** Cumulative frames and connections refused, by reason. */
@@ -41,6 +47,7 @@ export interface StatsHistoryOptions {
   intervalMs?: number;
   /** How far back samples are kept. Default `3_600_000` (one hour). */
   windowMs?: number;
+  /** Reads the collector now (injected, like the metrics' sources). */
   read(): StatsReading;
 }
 
@@ -84,8 +91,8 @@ export class StatsHistory {
     }
     const sample: StatsSample = {
       at,
-      sessions: byScope(reading.sessions),
-      pages: byScope(reading.pages),
+      sessions: byScope(reading.tallies, "sessions"),
+      pages: byScope(reading.tallies, "pages"),
       bytesPerSecond: elapsedMs > 0 ? Math.round((bytesRaised * 1_000) / elapsedMs) : 0,
       rejected,
     };
@@ -132,9 +139,9 @@ export class StatsHistory {
   }
 }
 
-function byScope(counts: Record<string, number>): Record<StatsScope, number> {
-  const out = { browser: 0, ios: 0, android: 0, designer: 0 };
-  for (const scope of STATS_SCOPES) out[scope] = counts[scope] ?? 0;
+function byScope(tallies: Iterable<StatsTally>, what: "sessions" | "pages"): Record<StatsScope, number> {
+  const out: Record<StatsScope, number> = { browser: 0, ios: 0, android: 0, designer: 0 };
+  for (const tally of tallies) if (tally.scope in out) out[tally.scope as StatsScope] += tally[what];
   return out;
 }
 
