@@ -144,6 +144,12 @@ describe("a live collector's answers validate against openapi.json", () => {
     await expectDocumented(await api("/readyz"), "GET", "/readyz");
     await expectDocumented(await api("/metrics"), "GET", "/metrics");
     await expectDocumented(await api("/"), "GET", "/");
+    for (const path of ["/api/v1/sessions", `/api/v1/sessions/${id}`, "/api/v1/stats", "/api/v1/openapi.json", "/healthz", "/readyz", "/"]) {
+      const template = path.replace(id, "{id}");
+      const head = await api(path, { method: "HEAD" });
+      expect(head.status, `HEAD ${path}`).toBe(200);
+      expect(doc.paths[template]!["head"]!.responses["200"], `HEAD ${template} is described`).toBeDefined();
+    }
 
     await expectDocumented(await api(`/api/v1/sessions/${id}/pages/${second.pageId}`, { method: "DELETE" }), "DELETE", "/api/v1/sessions/{id}/pages/{pageId}");
     await expectDocumented(
