@@ -148,6 +148,24 @@ describe("a user's project", () => {
     expect(gzipSync(bundle).length).toBeLessThan(16 * 1024);
   }, 120_000);
 
+  it("every entry point imports in Node from the installed packages", async () => {
+    const script = [
+      'const entries = ["@sessionlens/shared", "@sessionlens/shared/codec", "@sessionlens/agent", "@sessionlens/collector", "@sessionlens/collector/client"];',
+      "const out = {};",
+      "for (const entry of entries) out[entry] = Object.keys(await import(entry)).sort();",
+      'out.version = (await import("@sessionlens/collector/package.json", { with: { type: "json" } })).default.version;',
+      "console.log(JSON.stringify(out));",
+    ].join("\n");
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: app });
+    const exported = JSON.parse(stdout) as Record<string, string[] | string>;
+    expect(exported["@sessionlens/agent"]).toContain("startAgent");
+    expect(exported["@sessionlens/collector"]).toEqual(expect.arrayContaining(["createCollector", "createClient", "STATUS_PAGE_CSP"]));
+    expect(exported["@sessionlens/collector/client"]).toContain("createClient");
+    expect(exported["@sessionlens/shared/codec"]).toContain("encodeMessage");
+    expect(exported["@sessionlens/shared"]).toContain("detectScope");
+    expect(exported["version"]).toBe(readPackage("packages/collector").version);
+  });
+
   it("@sessionlens/agent/iife resolves to the IIFE, which defines window.SessionLens.startAgent", async () => {
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", 'console.log(import.meta.resolve("@sessionlens/agent/iife"))'], { cwd: app });
     const resolved = new URL(stdout.trim());
@@ -224,10 +242,11 @@ describe("a user's project", () => {
         "",
       ].join("\n"),
     );
-    for (const [moduleKind, resolution] of [
-      ["NodeNext", "NodeNext"],
-      ["ESNext", "Bundler"],
-    ]) {
+    // NodeNext also checks the packages' own .d.ts files (skipLibCheck off); Bundler checks resolution.
+    for (const [moduleKind, resolution, skipLibCheck] of [
+      ["NodeNext", "NodeNext", false],
+      ["ESNext", "Bundler", true],
+    ] as const) {
       await writeFile(
         join(app, "tsconfig.json"),
         JSON.stringify({
@@ -239,7 +258,7 @@ describe("a user's project", () => {
             types: ["node"],
             strict: true,
             noEmit: true,
-            skipLibCheck: false,
+            skipLibCheck,
           },
           files: ["consumer.ts"],
         }),
