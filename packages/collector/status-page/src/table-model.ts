@@ -4,7 +4,7 @@
  * applied in O(log n) plus at most one array splice, and reports whether the
  * table's order changed, so the view can update one row instead of all.
  */
-import { compileFilter, type Matcher } from "./filter.js";
+import { filterMatcher, type Matcher } from "./filter.js";
 import { SCOPES, type SessionInfo, type SessionScope } from "./session.js";
 import { createUserAgentCache, type DeviceLabel } from "./useragent.js";
 
@@ -25,7 +25,7 @@ export interface SortOrder {
   direction: SortDirection;
 }
 
-export interface SessionRecord {
+export interface SessionRow {
   readonly info: SessionInfo;
   readonly device: DeviceLabel;
   /** Client clock (epoch ms) when the session was created: uptime ticks from it. */
@@ -75,7 +75,7 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
 const compareNumbers = (a: number, b: number): number => a - b;
 
 /** Ascending comparisons; "uptime" ascending is the youngest first, "lastComm" ascending the most recent first. */
-const KEY_COMPARATORS: Record<SortKey, (a: SessionRecord, b: SessionRecord) => number> = {
+const KEY_COMPARATORS: Record<SortKey, (a: SessionRow, b: SessionRow) => number> = {
   device: (a, b) => compareStrings(a.deviceKey, b.deviceKey),
   user: (a, b) => compareStrings(a.userKey, b.userKey),
   authorized: (a, b) => Number(b.info.authorized) - Number(a.info.authorized),
@@ -92,20 +92,20 @@ const KEY_COMPARATORS: Record<SortKey, (a: SessionRecord, b: SessionRecord) => n
  * The table's order for a sort: by the column, then by age and id, so the
  * order is total and rows never swap at random.
  */
-export function recordComparator({ key, direction }: SortOrder): (a: SessionRecord, b: SessionRecord) => number {
+export function rowComparator({ key, direction }: SortOrder): (a: SessionRow, b: SessionRow) => number {
   const byKey = KEY_COMPARATORS[key];
   const sign = direction === "asc" ? 1 : -1;
   return (a, b) => sign * byKey(a, b) || compareNumbers(b.createdAt, a.createdAt) || compareStrings(a.info.id, b.info.id);
 }
 
-export class SessionModel {
-  private readonly records = new Map<string, SessionRecord>();
+export class TableModel {
+  private readonly records = new Map<string, SessionRow>();
   /** The shown (matching) records, in display order. */
-  private order: SessionRecord[] = [];
+  private order: SessionRow[] = [];
   private readonly deviceOf = createUserAgentCache();
-  private matchUser: Matcher = compileFilter("");
-  private matchProject: Matcher = compileFilter("");
-  private compare: (a: SessionRecord, b: SessionRecord) => number;
+  private matchUser: Matcher = filterMatcher("");
+  private matchProject: Matcher = filterMatcher("");
+  private compare: (a: SessionRow, b: SessionRow) => number;
   private sortOrder: SortOrder;
   private filterValues: Filters = { usernameFilter: "", projectFilter: "" };
   /** Every session known. */
@@ -115,7 +115,7 @@ export class SessionModel {
 
   constructor(sort: SortOrder = { key: "uptime", direction: "asc" }) {
     this.sortOrder = sort;
-    this.compare = recordComparator(sort);
+    this.compare = rowComparator(sort);
   }
 
   /** Number of rows the table shows. */
@@ -136,11 +136,11 @@ export class SessionModel {
   }
 
   /** The record shown at row `index`. */
-  at(index: number): SessionRecord | undefined {
+  at(index: number): SessionRow | undefined {
     return this.order[index];
   }
 
-  get(id: string): SessionRecord | undefined {
+  get(id: string): SessionRow | undefined {
     return this.records.get(id);
   }
 
@@ -162,14 +162,14 @@ export class SessionModel {
 
   setFilters(filters: Filters): void {
     this.filterValues = { ...filters };
-    this.matchUser = compileFilter(filters.usernameFilter);
-    this.matchProject = compileFilter(filters.projectFilter);
+    this.matchUser = filterMatcher(filters.usernameFilter);
+    this.matchProject = filterMatcher(filters.projectFilter);
     this.rebuild();
   }
 
   setSort(sort: SortOrder): void {
     this.sortOrder = sort;
-    this.compare = recordComparator(sort);
+    this.compare = rowComparator(sort);
     this.order.sort(this.compare);
   }
 
@@ -190,7 +190,7 @@ export class SessionModel {
     return this.replace(previous, { ...previous, lastCommAt });
   }
 
-  private replace(previous: SessionRecord | undefined, record: SessionRecord): Change {
+  private replace(previous: SessionRow | undefined, record: SessionRow): Change {
     this.records.set(record.info.id, record);
     const wasShown = previous !== undefined && this.matches(previous);
     const isShown = this.matches(record);
@@ -222,7 +222,7 @@ export class SessionModel {
     return { reordered: wasShown, shown: false };
   }
 
-  private toRecord(info: SessionInfo, nowMs: number, previous: SessionRecord | undefined): SessionRecord {
+  private toRecord(info: SessionInfo, nowMs: number, previous: SessionRow | undefined): SessionRow {
     const createdAt = nowMs - info.uptime;
     const device = previous?.info.userAgent === info.userAgent ? previous.device : this.deviceOf(info.userAgent);
     return {
@@ -237,11 +237,11 @@ export class SessionModel {
     };
   }
 
-  private matches(record: SessionRecord): boolean {
+  private matches(record: SessionRow): boolean {
     return this.matchUser(record.info.username) && this.matchProject(record.info.project);
   }
 
-  private count(record: SessionRecord, sign: 1 | -1, shown: boolean): void {
+  private count(record: SessionRow, sign: 1 | -1, shown: boolean): void {
     const pages = record.info.activePages * sign;
     const scope = record.info.sessionScope;
     this.all.sessions += sign;
@@ -257,7 +257,7 @@ export class SessionModel {
   private rebuild(): void {
     Object.assign(this.all, emptyTotals());
     Object.assign(this.shown, emptyTotals());
-    const order: SessionRecord[] = [];
+    const order: SessionRow[] = [];
     for (const record of this.records.values()) {
       const shown = this.matches(record);
       this.count(record, 1, shown);
@@ -268,7 +268,7 @@ export class SessionModel {
   }
 
   /** Index of a record that is in `order` (binary search with its own sort keys). */
-  private locate(record: SessionRecord): number {
+  private locate(record: SessionRow): number {
     let low = 0;
     let high = this.order.length - 1;
     while (low <= high) {
@@ -284,7 +284,7 @@ export class SessionModel {
     return this.order.indexOf(record);
   }
 
-  private insertionPoint(record: SessionRecord): number {
+  private insertionPoint(record: SessionRow): number {
     let low = 0;
     let high = this.order.length;
     while (low < high) {
@@ -296,7 +296,7 @@ export class SessionModel {
   }
 
   /** Whether `record` can replace the one at `index` without breaking the order. */
-  private fits(record: SessionRecord, index: number): boolean {
+  private fits(record: SessionRow, index: number): boolean {
     const before = this.order[index - 1];
     const after = this.order[index + 1];
     return (!before || this.compare(before, record) < 0) && (!after || this.compare(record, after) < 0);
