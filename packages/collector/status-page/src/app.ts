@@ -8,6 +8,7 @@ import { ApiClient, TokenCancelled, TokenStore } from "./auth.js";
 import { COLUMNS, SCOPE_LABELS } from "./columns.js";
 import { EventStream, type StreamState } from "./event-stream.js";
 import { DetailsPanel } from "./details.js";
+import { DeviceLabels } from "./device-labels.js";
 import { ConfirmDialog, TokenDialog, Toasts } from "./dialogs.js";
 import { byId, el, setText } from "./dom.js";
 import { formatCount } from "./format.js";
@@ -33,7 +34,16 @@ export function startStatusPage(): void {
   const toasts = new Toasts();
   const api = new ApiClient({ baseUrl: document.baseURI, tokens, askForToken: (reason) => tokenDialog.ask(reason) });
 
-  const model = new TableModel();
+  // Row labels come from the collector's user-agent parse (details endpoint), one lookup per distinct user agent.
+  const relabeled = new Set<string>();
+  const deviceLabels = new DeviceLabels({
+    api,
+    onLabel: (userAgent) => {
+      relabeled.add(userAgent);
+      requestFrame();
+    },
+  });
+  const model = new TableModel(undefined, (userAgent, sessionId) => deviceLabels.label(userAgent, sessionId));
   const pending = new PendingChanges();
   let haveSnapshot = false;
   let connection: StreamState = { kind: "connecting", attempt: 0 };
@@ -64,6 +74,7 @@ export function startStatusPage(): void {
     sort: (key) => sortBy(key),
   });
   const details = new DetailsPanel(api, {
+    learned: (userAgent, label) => deviceLabels.learn(userAgent, label),
     terminate: (id) => void terminate(id),
     closed: () => {
       table.setSelected(null);
@@ -120,6 +131,13 @@ export function startStatusPage(): void {
   }
 
   function applyPending(nowMs: number): void {
+    for (const userAgent of relabeled) {
+      if (!model.relabel(userAgent)) continue;
+      windowDirty = true;
+      const open = details.openId === null ? undefined : model.get(details.openId);
+      if (open?.info.userAgent === userAgent) details.update(open, nowMs);
+    }
+    relabeled.clear();
     if (pending.empty) return;
     if (pending.snapshot) {
       model.reset(pending.snapshot, pending.snapshotAt);

@@ -9,12 +9,15 @@ import { SCOPE_LABELS } from "./columns.js";
 import { readSessionDetails, type PageDetails, type SessionDetails } from "./details-data.js";
 import { byId, el, setText } from "./dom.js";
 import { formatAgo, formatBytes, formatClock, formatDuration } from "./format.js";
+import type { DeviceLabel } from "./device-labels.js";
 import type { SessionRow } from "./table-model.js";
 
 /** At most one details request per this interval while events keep arriving. */
 const REFETCH_INTERVAL_MS = 1000;
 
 export interface DetailsHandlers {
+  /** The collector's parse of a user agent arrived with the details: the table's rows can use it too. */
+  learned?: (userAgent: string, label: DeviceLabel) => void;
   terminate(id: string): void;
   closed(): void;
 }
@@ -137,7 +140,10 @@ export class DetailsPanel {
       else {
         const details = readSessionDetails(await response.json());
         if (generation !== this.generation) return;
-        if (details) this.details = details;
+        if (details) {
+          this.details = details;
+          this.handlers.learned?.(details.info.userAgent, details.label);
+        }
         else note = "Could not read the collector's answer.";
       }
     } catch (error) {

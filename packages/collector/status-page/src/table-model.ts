@@ -1,12 +1,13 @@
 /**
- * The page's session state: every session the stream reported, the filtered
- * and sorted order the table shows, and totals by scope. Each change is
- * applied in O(log n) plus at most one array splice, and reports whether the
- * table's order changed, so the view can update one row instead of all.
+ * The table's model (not the collector's session model): every session the
+ * stream reported, the filtered and sorted order the table shows, and totals
+ * by scope. Each change is applied in O(log n) plus at most one array splice,
+ * and reports whether the table's order changed, so the view can update one
+ * row instead of all.
  */
 import { filterMatcher, type Matcher } from "./filter.js";
 import { SCOPES, type SessionInfo, type SessionScope } from "./session.js";
-import { createUserAgentCache, type DeviceLabel } from "./useragent.js";
+import { rawLabel, type DeviceLabel } from "./device-labels.js";
 
 export type SortKey =
   | "device"
@@ -102,7 +103,6 @@ export class TableModel {
   private readonly records = new Map<string, SessionRow>();
   /** The shown (matching) records, in display order. */
   private order: SessionRow[] = [];
-  private readonly deviceOf = createUserAgentCache();
   private matchUser: Matcher = filterMatcher("");
   private matchProject: Matcher = filterMatcher("");
   private compare: (a: SessionRow, b: SessionRow) => number;
@@ -113,7 +113,14 @@ export class TableModel {
   /** The sessions the filters let through. */
   readonly shown: Totals = emptyTotals();
 
-  constructor(sort: SortOrder = { key: "uptime", direction: "asc" }) {
+  /**
+   * `deviceOf` gives a row's device label (the page's `DeviceLabels`, from the collector's parse);
+   * by default the start of the raw user agent.
+   */
+  constructor(
+    sort: SortOrder = { key: "uptime", direction: "asc" },
+    private readonly deviceOf: (userAgent: string, sessionId: string) => DeviceLabel = rawLabel,
+  ) {
     this.sortOrder = sort;
     this.compare = rowComparator(sort);
   }
@@ -212,6 +219,19 @@ export class TableModel {
     return { reordered: wasShown || isShown, shown: isShown };
   }
 
+  /** Asks `deviceOf` again for the rows whose user agent is `userAgent`; true when any label changed. */
+  relabel(userAgent: string): boolean {
+    let changed = false;
+    for (const previous of Array.from(this.records.values())) {
+      if (previous.info.userAgent !== userAgent) continue;
+      const device = this.deviceOf(userAgent, previous.info.id);
+      if (device.label === previous.device.label) continue;
+      this.replace(previous, { ...previous, device, deviceKey: device.label.toLowerCase() });
+      changed = true;
+    }
+    return changed;
+  }
+
   remove(id: string): Change {
     const previous = this.records.get(id);
     if (!previous) return { reordered: false, shown: false };
@@ -224,7 +244,7 @@ export class TableModel {
 
   private toRecord(info: SessionInfo, nowMs: number, previous: SessionRow | undefined): SessionRow {
     const createdAt = nowMs - info.uptime;
-    const device = previous?.info.userAgent === info.userAgent ? previous.device : this.deviceOf(info.userAgent);
+    const device = previous?.info.userAgent === info.userAgent ? previous.device : this.deviceOf(info.userAgent, info.id);
     return {
       info,
       device,

@@ -74,6 +74,8 @@ describe.skipIf(!run)("status page (Chromium, scripted collector)", () => {
     const sessions = Array.from({ length: 500 }, (_, i) => session({ id: `s${i}`, username: `user${i}`, uptime: 1_000 + i * 1_000 }));
     const collector = await open({ distDir, sessions });
     await expect.poll(rowCount).toBeGreaterThan(10);
+    // The rows' device label is the collector's parse, looked up once for the shared user agent: let it land first.
+    await expect.poll(() => page.locator('.tr[data-id="s0"] [data-column="device"]').textContent()).toBe("Chrome 126 · Linux");
     // Record which rows change, except the two time columns that tick every second.
     await page.evaluate(() => {
       const touched = new Set<string>();
