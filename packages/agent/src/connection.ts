@@ -9,7 +9,7 @@ import {
 import { createBackoff } from "@sessionlens/shared/client";
 import { decodeFrame, encodeFrame } from "./codec.js";
 import type { Environment } from "./environment.js";
-import type { Lease } from "./storage.js";
+import type { Lease } from "./credential.js";
 
 /** A WebSocket class: the browser's, or `WebSocket` from the ws package in Node. */
 export type WebSocketClass = new (url: string) => unknown;

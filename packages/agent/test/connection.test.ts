@@ -1,7 +1,7 @@
 import { CLOSE_CODES, PERMANENT_CLOSE_CODES, type HelloMessage } from "@sessionlens/shared";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createConnection, type Connection, type ConnectionEvents } from "../src/connection.js";
-import type { Credential, Lease } from "../src/storage.js";
+import type { Credential, Lease } from "../src/credential.js";
 import { FakeEnvironment, flush } from "./testUtils/fakeEnvironment.js";
 import { FakeSocket } from "./testUtils/fakeSocket.js";
 
