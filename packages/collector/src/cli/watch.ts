@@ -34,6 +34,8 @@ export async function watchSessions({ client, origin, filter, json, io }: WatchC
   const tty = io.stdout.isTTY === true && !json;
   const sessions = new Map<string, Received>();
   let status = "connecting…";
+  /** Why the last connection failed, for the title line. */
+  let problem = "";
   let redrawTimer: ReturnType<typeof setTimeout> | undefined;
   let lastDrawMs = 0;
 
@@ -106,12 +108,14 @@ export async function watchSessions({ client, origin, filter, json, io }: WatchC
           finish(EXIT_ERROR);
           return;
         }
-        status = `disconnected (${describeError(error, origin)})`;
+        problem = describeError(error, origin);
+        status = `disconnected (${problem})`;
         if (!tty) io.stderr.write(`sessionlens sessions: ${describeError(error, origin)}\n`);
         scheduleDraw();
       },
       onRetry: (delayMs) => {
-        status = `${status.startsWith("disconnected") ? status : "disconnected"}; retrying in ${(delayMs / 1000).toFixed(1)} s`;
+        status = `disconnected${problem ? ` (${problem})` : ""}; retrying in ${(delayMs / 1000).toFixed(1)} s`;
+        problem = "";
         if (!tty) io.stderr.write(`sessionlens sessions: reconnecting in ${(delayMs / 1000).toFixed(1)} s\n`);
         scheduleDraw();
       },
