@@ -150,16 +150,22 @@ describe("EventStream", () => {
   });
 
   it("forgets a refused token and waits, without retrying, when the form is dismissed", async () => {
+    vi.useFakeTimers();
+    stop = () => {
+      stream.stop();
+      vi.useRealTimers();
+    };
     const asked: TokenRequestReason[] = [];
     const { calls, stream, states, tokens } = setup([() => new Response(null, { status: 401 })], async (reason) => {
       asked.push(reason);
       throw new Error("dismissed");
     });
     tokens.set("old-token");
-    stop = () => stream.stop();
     stream.start();
     await vi.waitFor(() => expect(asked).toEqual(["rejected"]));
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Parked: no timer at all (no retry, no stall timer), and ten minutes bring no request.
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
     expect(calls).toHaveLength(1);
     expect(tokens.get()).toBeNull();
     expect(states.kinds().at(-1)).toBe("unauthorized");
