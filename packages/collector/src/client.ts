@@ -45,6 +45,8 @@ export interface SessionWatch {
   close(): void;
   /** Resolves when the first snapshot has arrived. */
   readonly ready: Promise<void>;
+  /** Resolves when the watch has stopped: after close(), or after a 401 or 404 (told to `onError`). */
+  readonly done: Promise<void>;
 }
 
 export interface SessionLensClient {
@@ -215,9 +217,10 @@ export function createClient(options: ClientOptions): SessionLensClient {
           await sleep(delayMs, controller.signal);
         }
       };
-      void run();
+      const done = run();
       return {
         ready,
+        done,
         close() {
           closed = true;
           controller.abort();
