@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/index.js";
+import { describeSession } from "../../src/cli/watch.js";
 import type { CliIo } from "../../src/cli/io.js";
 import { eventually } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
@@ -32,6 +33,28 @@ async function freePort(): Promise<number> {
 
 /** A line without its leading ISO time. */
 const event = (line: string): string => line.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, "");
+
+describe("describeSession (one line per change)", () => {
+  it("quotes values with spaces and shows control characters escaped, never interpreted", () => {
+    const line = describeSession({
+      userAgent: "x",
+      id: "abc",
+      username: "evil\u001b[2J name",
+      authorized: true,
+      project: "My Project",
+      uptime: 0,
+      clientAddress: "::1",
+      lastComm: 0,
+      sessionScope: "android",
+      activePages: 2,
+      recentBytesSent: 0,
+      totalBytesSent: 1234,
+      pageIds: ["p1", "p2"],
+    });
+    expect(line).toBe('abc username="evil\\\\x1b[2J name" authorized=yes project="My Project" scope=android pages=2 sentBytes=1234 address=::1');
+    expect(line).not.toContain("\u001b");
+  });
+});
 
 describe("sessionlens sessions --watch (stdout not a terminal)", () => {
   const t = useCollector();
