@@ -31,8 +31,8 @@ export interface ConnectionOptions {
   url: string;
   WebSocket: WebSocketClass;
   /**
-   * Cap of the first reconnect delay after a drop; it doubles per failed attempt up to
-   * `backoffMaxMs`. After the collector's clean 1001/1012 close the first delay is [base, 2 · base).
+   * The first backoff window: a retry after a drop waits [0, base), after the collector's clean
+   * 1001/1012 close [base, 2 · base); each later window doubles, up to `backoffMaxMs`.
    */
   backoffBaseMs: number;
   backoffMaxMs: number;
