@@ -150,7 +150,7 @@ describe("a user's project", () => {
 
   it("every entry point imports in Node from the installed packages", async () => {
     const script = [
-      'const entries = ["@sessionlens/shared", "@sessionlens/shared/codec", "@sessionlens/agent", "@sessionlens/collector", "@sessionlens/collector/client"];',
+      'const entries = ["@sessionlens/shared", "@sessionlens/shared/codec", "@sessionlens/shared/client", "@sessionlens/agent", "@sessionlens/collector", "@sessionlens/collector/client"];',
       "const out = {};",
       "for (const entry of entries) out[entry] = Object.keys(await import(entry)).sort();",
       'out.version = (await import("@sessionlens/collector/package.json", { with: { type: "json" } })).default.version;',
