@@ -228,7 +228,7 @@ export class SessionModel {
       raised,
       page.id,
     );
-    if (identity !== null) this.#applyIdentity(session, identity, socket, now);
+    if (identity !== null) this.#applyIdentity(session, identity, socket);
     return { ok: true, page };
   }
 
@@ -268,12 +268,12 @@ export class SessionModel {
     const generation = ++session.tokenGeneration;
     session.lastCommAt = this.#o.clock.now();
     if (token === null) {
-      this.#setIdentity(session, UNAUTHENTICATED, false, null, this.#o.clock.now());
+      this.#setIdentity(session, UNAUTHENTICATED, false, null);
       return;
     }
     const result = await this.#o.identity.verify(token);
     if (session.ended || generation !== session.tokenGeneration || this.#stopped) return;
-    this.#applyIdentity(session, result, page.socket, this.#o.clock.now());
+    this.#applyIdentity(session, result, page.socket);
   }
 
   /** The page is closing cleanly: it leaves at once. */
@@ -464,9 +464,9 @@ export class SessionModel {
     return raised;
   }
 
-  #applyIdentity(session: Session, result: IdentityResult, socket: PageSocket | null, now: number): void {
+  #applyIdentity(session: Session, result: IdentityResult, socket: PageSocket | null): void {
     if (result.ok) {
-      this.#setIdentity(session, result.username, true, result.expiresAt, now);
+      this.#setIdentity(session, result.username, true, result.expiresAt);
       return;
     }
     if (socket?.open) socket.error(result.code, result.message);
@@ -474,13 +474,13 @@ export class SessionModel {
       // This session already verified this `sub` (a username only ever comes from a verified
       // token): it keeps showing, not authorized, until a fresh token comes. A token that arrives
       // expired for anyone else is refused like an invalid one.
-      this.#setIdentity(session, session.username, false, null, now);
+      this.#setIdentity(session, session.username, false, null);
     } else {
-      this.#setIdentity(session, UNAUTHENTICATED, false, null, now);
+      this.#setIdentity(session, UNAUTHENTICATED, false, null);
     }
   }
 
-  #setIdentity(session: Session, username: string, authorized: boolean, expiresAt: number | null, now: number): void {
+  #setIdentity(session: Session, username: string, authorized: boolean, expiresAt: number | null): void {
     const before = session.username;
     const wasAuthorized = session.authorized;
     session.tokenExpiresAt = expiresAt;
