@@ -8,7 +8,7 @@ import { EventHub } from "./http/events.js";
 import { createMetrics } from "./http/metrics.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
-import { resolveOptions, type CollectorOptions, type ResolvedOptions } from "./options.js";
+import { resolveOptions, type CollectorOptions, type ResolvedOptions, type TimerHandle } from "./options.js";
 import { normaliseFilter } from "./query/filter.js";
 import { SessionQueries, type SessionDetails } from "./query/index.js";
 import { toSessionInfo } from "./query/info.js";
@@ -88,6 +88,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
       tombstoneTtlMs: o.resumeMaxAgeMs,
+      scheduler: o.scheduler,
       maxTombstones: o.maxTombstones,
       now,
       onWarning: (message, error) => log("warn", message, { err: error }),
@@ -113,6 +114,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const transport = new AgentTransport({
     model,
     clock,
+    scheduler: o.scheduler,
     allowedOrigins: o.allowedOrigins,
     trustProxy: o.trustProxy,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
@@ -133,6 +135,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const events = new EventHub({
     queries,
     clock,
+    scheduler: o.scheduler,
     coalesceMs: o.sseCoalesceMs,
     heartbeatMs: o.sseHeartbeatMs,
     maxBufferBytes: o.sseMaxBufferBytes,
@@ -143,7 +146,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
   let closing: Promise<void> | null = null;
-  let sweepTimer: ReturnType<typeof setInterval> | null = null;
+  let sweepTimer: TimerHandle | null = null;
   let listening: CollectorAddress | null = null;
 
   const collectorApi = {
@@ -190,7 +193,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     await model.start();
     transport.start();
     let pruning = false;
-    sweepTimer = setInterval(() => {
+    sweepTimer = o.scheduler.setInterval(() => {
       try {
         transport.tick();
         model.tick();
@@ -206,7 +209,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
           .finally(() => (pruning = false));
       }
     }, o.sweepIntervalMs);
-    sweepTimer.unref();
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       server.once("error", onError);
@@ -233,7 +235,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     state = "draining";
     await transport.close();
     model.stop();
-    if (sweepTimer !== null) clearInterval(sweepTimer);
+    if (sweepTimer !== null) o.scheduler.clear(sweepTimer);
     sweepTimer = null;
     events.close();
     if (wasStarted) await store.close();

@@ -4,7 +4,7 @@ import { CLOSE_CODES, LIMITS, validateAgentMessage } from "@sessionlens/shared";
 import type { ErrorCode } from "@sessionlens/shared";
 import { decodeFrame } from "@sessionlens/shared/codec";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { Clock } from "../options.js";
+import type { Clock, Scheduler, TimerHandle } from "../options.js";
 import type { SessionModel } from "../sessions/model.js";
 import type { Page, PageSocket, PreparedMessage } from "../sessions/session.js";
 import { Interner } from "../sessions/strings.js";
@@ -25,6 +25,8 @@ import { closeCodeFor, ConnectionCounter, ConnectionRateLimiter, createOriginChe
 export interface AgentTransportOptions {
   model: SessionModel;
   clock: Clock;
+  /** Runs the liveness rounds and their pong deadlines. */
+  scheduler: Scheduler;
   allowedOrigins: readonly string[];
   trustProxy: readonly string[];
   maxConnectionsPerIp: number;
@@ -97,7 +99,7 @@ export class AgentTransport {
   readonly #helloDeadlines: DeadlineWheel<AgentConnection>;
   readonly #addresses = new Interner(100_000);
   readonly #keepaliveRounds: number;
-  #livenessTimer: ReturnType<typeof setInterval> | null = null;
+  #livenessTimer: TimerHandle | null = null;
   #draining = false;
 
   constructor(options: AgentTransportOptions) {
@@ -128,8 +130,7 @@ export class AgentTransport {
   }
 
   start(): void {
-    this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.#o.heartbeatMs);
-    this.#livenessTimer.unref();
+    this.#livenessTimer = this.#o.scheduler.setInterval(() => this.#checkLiveness(), this.#o.heartbeatMs);
   }
 
   /** Takes over an HTTP upgrade request for `/ws`. */
@@ -155,7 +156,7 @@ export class AgentTransport {
   /** Refuses new agents and tells connected ones to come back later (close code 1001). */
   async close(): Promise<void> {
     this.#draining = true;
-    if (this.#livenessTimer !== null) clearInterval(this.#livenessTimer);
+    if (this.#livenessTimer !== null) this.#o.scheduler.clear(this.#livenessTimer);
     this.#livenessTimer = null;
     this.#helloDeadlines.clear();
     const closed = Array.from(this.connections, (connection) => connection.closedPromise());
@@ -255,7 +256,7 @@ export class AgentTransport {
       }
     }
     if (pinged.length === 0) return;
-    const timer = setTimeout(() => {
+    this.#o.scheduler.setTimeout(() => {
       for (const connection of pinged) {
         const flags = connection.liveness;
         connection.liveness = flags & ~PING_PENDING;
@@ -265,7 +266,6 @@ export class AgentTransport {
         }
       }
     }, pongWaitMs(this.#o.heartbeatMs));
-    timer.unref();
   }
 }
 

@@ -1,3 +1,5 @@
+import { eventually } from "../../../../testing/eventually.js";
+
 export interface SseEvent {
   type: string;
   data: string;
@@ -7,7 +9,6 @@ export interface SseEvent {
 export class SseReader {
   readonly events: SseEvent[] = [];
   comments = 0;
-  #waiters: (() => void)[] = [];
   readonly #controller = new AbortController();
   done: Promise<void> = Promise.resolve();
   status = 0;
@@ -35,7 +36,6 @@ export class SseReader {
           if (data.length > 0) this.events.push({ type: type || "message", data: data.join("\n") });
           type = "";
           data = [];
-          for (const wake of this.#waiters.splice(0)) wake();
         } else if (line.startsWith(":")) {
           this.comments++;
         } else if (line.startsWith("event:")) {
@@ -48,20 +48,18 @@ export class SseReader {
   }
 
   /** Waits until an event matching `test` has arrived; returns it. */
-  async waitFor(test: (event: SseEvent) => boolean, timeoutMs = 5_000): Promise<SseEvent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.events.find(test);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching event; got ${this.events.map((event) => event.type).join(", ")}`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
+  waitFor(test: (event: SseEvent) => boolean, timeoutMs = 5_000): Promise<SseEvent> {
+    return eventually(
+      () => this.events.find(test) ?? fail(`no matching event; got ${this.events.map((event) => event.type).join(", ")}`),
+      { timeoutMs },
+    );
   }
 
   close(): void {
     this.#controller.abort();
   }
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
