@@ -87,6 +87,17 @@ export async function startCollector(options: CollectorOptions = {}, clock = new
   return { collector, clock, url: address.url, wsUrl: address.wsUrl, close: () => collector.close() };
 }
 
+/** A manual clock that also runs the collector's timers: pass both as `t.start(...fakeTimers())`. */
+export function fakeTimers(options: CollectorOptions = {}): [CollectorOptions, ManualClock] {
+  const clock = new ManualClock();
+  return [{ ...options, scheduler: clock }, clock];
+}
+
+/** Lets callbacks already queued (promise reactions, I/O) run; waits for no timer. */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export async function tempDir(): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), "sessionlens-test-"));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
