@@ -6,6 +6,7 @@ import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { EventHub } from "./http/events.js";
 import { createMetrics } from "./http/metrics.js";
+import { createInjector } from "./http/inject.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
 import { resolveOptions, type CollectorOptions, type ResolvedOptions, type TimerHandle } from "./options.js";
@@ -62,6 +63,11 @@ export interface Collector {
   off<E extends LifecycleEventName>(event: E, handler: LifecycleEvents[E]): void;
   /** The `node:http` request handler (API, metrics, status page), usable without listening. */
   readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Answers a web `Request` in process, without a port (as hono's `app.request()`): a path such as
+   * `"/api/v1/sessions"` or a full `Request`. The response resolves with its head; its body streams.
+   */
+  request(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** The HTTP server that carries the API and the `/ws` endpoint. */
   readonly server: Server;
   /** This collector's Prometheus registry. */
@@ -173,6 +179,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   });
 
   const server = createServer(handleRequest);
+  const request = createInjector(handleRequest);
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/ws") {
@@ -275,6 +282,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     on: (event, handler) => emitter.on(event, handler),
     off: (event, handler) => emitter.off(event, handler),
     handleRequest,
+    request,
     server,
     metrics,
     store,

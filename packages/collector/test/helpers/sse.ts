@@ -13,9 +13,14 @@ export class SseReader {
   done: Promise<void> = Promise.resolve();
   status = 0;
 
-  static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
+  /** Opens the stream with `fetch`, or with another fetch-like function (a collector's `request`). */
+  static async open(
+    url: string,
+    headers: Record<string, string> = {},
+    fetcher: (url: string, init: RequestInit) => Promise<Response> = fetch,
+  ): Promise<SseReader> {
     const reader = new SseReader();
-    const response = await fetch(url, { headers: { accept: "text/event-stream", ...headers }, signal: reader.#controller.signal });
+    const response = await fetcher(url, { headers: { accept: "text/event-stream", ...headers }, signal: reader.#controller.signal });
     reader.status = response.status;
     if (response.ok && response.body) reader.done = reader.#read(response.body).catch(() => {});
     return reader;
