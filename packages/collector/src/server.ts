@@ -11,7 +11,7 @@ import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
 import { resolveOptions, type CollectorOptions, type ResolvedOptions, type TimerHandle } from "./options.js";
 import { normaliseFilter } from "./query/filter.js";
-import { SessionQueries, type SessionDetails } from "./query/index.js";
+import { SessionQueries, SessionTotals, type SessionDetails } from "./query/index.js";
 import { toSessionInfo } from "./query/info.js";
 import { ResumeCredentials } from "./sessions/credentials.js";
 import { HooksConsumer, LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/hooks.js";
@@ -147,7 +147,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxBufferBytes: o.sseMaxBufferBytes,
     log,
   });
-  const metrics = createMetrics({ queries, sessionStats: model.stats, transport, events, maxProjectLabels: o.maxProjectLabels });
+  const metrics = createMetrics({ queries, totals: new SessionTotals(model.feed), transport, events, maxProjectLabels: o.maxProjectLabels });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
