@@ -253,9 +253,9 @@ export class SessionModel {
     const session = page.session;
     if (session.ended || session.pages.get(page.id) !== page) return;
     const now = this.#o.clock.now();
-    this.#applyCounters(page, epoch, seq, bytes, now);
+    const raised = this.#applyCounters(page, epoch, seq, bytes, now);
     page.socket = null;
-    this.#removePage(session, page, "bye", now);
+    this.#removePage(session, page, "bye", now, raised);
   }
 
   /**
@@ -451,10 +451,15 @@ export class SessionModel {
   #setIdentity(session: Session, username: string, authorized: boolean, expiresAt: number | null): void {
     const before = session.username;
     const wasAuthorized = session.authorized;
+    const expiryBefore = session.tokenExpiresAt;
     session.tokenExpiresAt = expiresAt;
     if (authorized && expiresAt !== null) this.#expiryWheel.schedule(session, expiresAt);
     else this.#expiryWheel.cancel(session);
-    if (before === username && wasAuthorized === authorized) return;
+    if (before === username && wasAuthorized === authorized) {
+      // A fresh token for the same identity: only its expiry moved (stores keep it).
+      if (expiresAt !== expiryBefore) this.feed.upsert(session, Changed.identity, 0, null);
+      return;
+    }
     session.username = username === UNAUTHENTICATED ? UNAUTHENTICATED : detach(username);
     session.authorized = authorized;
     this.index.usernameChanged(session, before);
@@ -464,7 +469,8 @@ export class SessionModel {
     this.feed.upsert(session, changed, 0, null);
   }
 
-  #removePage(session: Session, page: Page, reason: Exclude<PageEndReason, "session-ended">, now: number): void {
+  /** Removes a page that left; `bytesRaised`: what its last frame (a bye) added. */
+  #removePage(session: Session, page: Page, reason: Exclude<PageEndReason, "session-ended">, now: number, bytesRaised = 0): void {
     session.pages.delete(page.id);
     this.#graceWheel.cancel(page);
     page.disconnectedAt ??= now;
@@ -472,7 +478,7 @@ export class SessionModel {
     if (reason !== "closed") session.rememberLeftPage(page);
     session.endReasonIfIdle = reason === "closed" ? "closed" : reason === "bye" ? "ended" : "timeout";
     if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
-    this.feed.upsert(session, PAGE_LEFT_BY_REASON[reason], 0, page.id);
+    this.feed.upsert(session, PAGE_LEFT_BY_REASON[reason] | (bytesRaised > 0 ? Changed.counters : 0), bytesRaised, page.id);
   }
 
   #endSession(session: Session, reason: SessionEndReason, now: number): void {
