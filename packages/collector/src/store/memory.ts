@@ -128,16 +128,6 @@ export class MemorySessionStore extends SessionPersistence {
     this.#dirty = true;
   }
 
-  /** The session as last put, if it has not ended (what the next snapshot writes). */
-  held(id: string): SessionRecord | undefined {
-    return this.#sessions.get(id);
-  }
-
-  /** How many sessions the store holds. */
-  get size(): number {
-    return this.#sessions.size;
-  }
-
   override async end(id: string, tombstone: Tombstone): Promise<void> {
     this.#sessions.delete(id);
     this.#tombstones.set(id, tombstone);
