@@ -1,4 +1,4 @@
-import type { Clock } from "../options.js";
+import type { Clock, Scheduler, TimerHandle } from "../options.js";
 
 /** The four session scopes, always present in a sample (0 when none). */
 export const STATS_SCOPES = ["browser", "ios", "android", "designer"] as const;
@@ -43,6 +43,8 @@ export interface StatsHistorySnapshot {
 
 export interface StatsHistoryOptions {
   clock: Clock;
+  /** Runs the sampling timer (the collector's injected scheduler). */
+  scheduler: Scheduler;
   /** One sample per this long. Default `5_000`. */
   intervalMs?: number;
   /** How far back samples are kept. Default `3_600_000` (one hour). */
@@ -65,7 +67,7 @@ export class StatsHistory {
   readonly #ring: StatsSample[] = [];
   #start = 0;
   #previous: { at: number; bytes: number; rejected: Map<string, number> } | null = null;
-  #timer: ReturnType<typeof setInterval> | null = null;
+  #timer: TimerHandle | null = null;
   readonly #o: StatsHistoryOptions;
 
   constructor(options: StatsHistoryOptions) {
@@ -116,16 +118,15 @@ export class StatsHistory {
     return { intervalMs: this.intervalMs, windowMs: this.windowMs, samples: recent };
   }
 
-  /** Samples once now, then every `intervalMs` (an unref'd timer) until `stop()`. */
+  /** Samples once now, then every `intervalMs` on the scheduler until `stop()`. */
   start(): void {
     if (this.#timer !== null) return;
     this.sample();
-    this.#timer = setInterval(() => this.sample(), this.intervalMs);
-    this.#timer.unref();
+    this.#timer = this.#o.scheduler.setInterval(() => this.sample(), this.intervalMs);
   }
 
   stop(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#timer !== null) this.#o.scheduler.clear(this.#timer);
     this.#timer = null;
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { StatsHistory, type StatsReading, type StatsTally } from "../../src/http/stats.js";
-import { eventually, ManualClock } from "../helpers/collector.js";
+import { eventually, fakeTimers, ManualClock } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 
 function source() {
@@ -12,7 +12,7 @@ describe("StatsHistory", () => {
   it("turns cumulative counters into bytes per second and refusals per interval", () => {
     const clock = new ManualClock();
     const { reading, read } = source();
-    const history = new StatsHistory({ clock, intervalMs: 5_000, windowMs: 60_000, read });
+    const history = new StatsHistory({ clock, scheduler: clock, intervalMs: 5_000, windowMs: 60_000, read });
     expect(history.sample()).toMatchObject({ bytesPerSecond: 0, rejected: {} });
 
     clock.advance(5_000);
@@ -40,7 +40,7 @@ describe("StatsHistory", () => {
   it("keeps a bounded window, oldest first", () => {
     const clock = new ManualClock();
     const { reading, read } = source();
-    const history = new StatsHistory({ clock, intervalMs: 1_000, windowMs: 10_000, read });
+    const history = new StatsHistory({ clock, scheduler: clock, intervalMs: 1_000, windowMs: 10_000, read });
     for (let i = 0; i < 50; i++) {
       reading.tallies = [{ scope: "browser", sessions: i, pages: i }];
       history.sample();
@@ -57,8 +57,23 @@ describe("StatsHistory", () => {
 
   it("rejects a non-positive interval or window", () => {
     const { read } = source();
-    expect(() => new StatsHistory({ clock: new ManualClock(), intervalMs: 0, read })).toThrow(RangeError);
-    expect(() => new StatsHistory({ clock: new ManualClock(), windowMs: -1, read })).toThrow(RangeError);
+    const clock = new ManualClock();
+    expect(() => new StatsHistory({ clock, scheduler: clock, intervalMs: 0, read })).toThrow(RangeError);
+    expect(() => new StatsHistory({ clock, scheduler: clock, windowMs: -1, read })).toThrow(RangeError);
+  });
+
+  it("samples on its scheduler from start() until stop()", () => {
+    const clock = new ManualClock();
+    const { reading, read } = source();
+    const history = new StatsHistory({ clock, scheduler: clock, intervalMs: 1_000, windowMs: 60_000, read });
+    history.start();
+    expect(history.snapshot().samples).toHaveLength(1);
+    reading.tallies = [{ scope: "ios", sessions: 1, pages: 1 }];
+    clock.advance(3_000);
+    clock.advance(1_000);
+    expect(history.snapshot().samples.map((sample) => sample.sessions.ios)).toEqual([0, 1, 1]);
+    history.stop();
+    expect(clock.pendingTimers).toBe(0);
   });
 });
 
@@ -66,24 +81,24 @@ describe("GET /api/v1/stats", () => {
   const t = useCollector();
 
   it("samples the collector's sessions, pages and bytes on its interval", async () => {
-    await t.start({ statsIntervalMs: 25 });
+    await t.start(...fakeTimers({ statsIntervalMs: 1_000 }));
     const first = await t.join({ bytes: 0 });
     await t.join({ resume: first.welcome!.resume });
     await t.join({ scope: "android", project: "Other" });
-    t.clock.advance(1_000);
     first.heartbeat(5_000);
-    await eventually(async () => {
-      t.clock.advance(25);
-      const stats = (await (await fetch(`${t.url}/api/v1/stats`)).json()) as {
-        intervalMs: number;
-        samples: { sessions: Record<string, number>; pages: Record<string, number>; bytesPerSecond: number }[];
-      };
-      expect(stats.intervalMs).toBe(25);
-      const latest = stats.samples.at(-1)!;
-      expect(latest.sessions).toEqual({ browser: 1, ios: 0, android: 1, designer: 0 });
-      expect(latest.pages).toEqual({ browser: 2, ios: 0, android: 1, designer: 0 });
-      expect(stats.samples.some((sample) => sample.bytesPerSecond > 0)).toBe(true);
-    });
+    // The heartbeat arrives over a real socket; then one interval later a sample holds it.
+    await eventually(async () => expect((await t.collector.getSessionInfo()).some((session) => session.totalBytesSent > 0)).toBe(true));
+    t.clock.advance(1_000);
+    const stats = (await (await fetch(`${t.url}/api/v1/stats`)).json()) as {
+      intervalMs: number;
+      samples: { at: number; sessions: Record<string, number>; pages: Record<string, number>; bytesPerSecond: number }[];
+    };
+    expect(stats.intervalMs).toBe(1_000);
+    const latest = stats.samples.at(-1)!;
+    expect(latest.at).toBe(t.clock.now());
+    expect(latest.sessions).toEqual({ browser: 1, ios: 0, android: 1, designer: 0 });
+    expect(latest.pages).toEqual({ browser: 2, ios: 0, android: 1, designer: 0 });
+    expect(latest.bytesPerSecond).toBe(5_000);
     const bad = await fetch(`${t.url}/api/v1/stats?since=yesterday`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("bad_request");
