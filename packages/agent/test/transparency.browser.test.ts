@@ -244,3 +244,82 @@ describe.skipIf(!available)("transparency in Chromium", () => {
     expect(wrong).toEqual([]);
   });
 });
+
+describe.skipIf(!available)("the back/forward cache in Chromium", () => {
+  let bfcacheBrowser: Browser;
+  let noStore: ProbeServer;
+
+  beforeAll(async () => {
+    // Playwright turns the back/forward cache off by default; this suite needs it on.
+    bfcacheBrowser = await launchBrowser({ ignoreDefaultArgs: ["--disable-back-forward-cache"] });
+    noStore = await startProbeServer(server.scripts, { noStore: true });
+  }, 30_000);
+
+  afterAll(async () => {
+    await bfcacheBrowser?.close();
+    await noStore?.close();
+  });
+
+  /** Opens the probe page, goes to another page and back; how the page came back. */
+  async function backAndForth(target: ProbeServer, withAgent: boolean, project: string) {
+    const context = await bfcacheBrowser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(target.pageUrl(withAgent ? { agent: "1", url: collector.wsUrl, project } : { agent: "0" }));
+      const sessionId = withAgent ? await sessionIdOf(page) : null;
+      const pageId = withAgent ? await page.evaluate(() => (window as unknown as { agent: { pageId: string } }).agent.pageId) : null;
+      await page.goto(`${target.origin}/other`);
+      // A page restored from the cache fires no load event: wait for the commit, then for pageshow.
+      await page.goBack({ waitUntil: "commit" });
+      const shows = await vi.waitFor(
+        async () => {
+          const seen = await page.evaluate(() => (window as unknown as { probe?: { pageshows: boolean[] } }).probe?.pageshows ?? []);
+          const last = seen.at(-1);
+          if (last === undefined) throw new Error("no pageshow yet");
+          return seen;
+        },
+        { timeout: 10_000 },
+      );
+      const restored = shows.at(-1) === true;
+      const reasons = await page.evaluate(() => {
+        const entry = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming & {
+          notRestoredReasons?: { reasons?: { reason: string }[] } | null;
+        };
+        return (entry.notRestoredReasons?.reasons ?? []).map((r) => r.reason).filter((r) => r !== "masked");
+      });
+      let reconnected: { sessionId: string; pageIds: string[] } | null = null;
+      if (withAgent && restored) {
+        // The same page (same page id) is back in the same session.
+        reconnected = await vi.waitFor(
+          async () => {
+            const [session] = await collector.collector.getSessionInfo(undefined, project);
+            if (!session?.pageIds.includes(pageId!)) throw new Error("page not back yet");
+            return { sessionId: session.id, pageIds: session.pageIds };
+          },
+          { timeout: 10_000 },
+        );
+      }
+      return { restored, reasons, sessionId, pageId, reconnected };
+    } finally {
+      await context.close();
+    }
+  }
+
+  it("a page with the agent is restored like one without it, and reconnects as the same page", async () => {
+    const without = await backAndForth(server, false, "Bfcache");
+    expect(without).toMatchObject({ restored: true, reasons: [] });
+    const withAgent = await backAndForth(server, true, "Bfcache");
+    expect(withAgent).toMatchObject({ restored: true, reasons: [] });
+    expect(withAgent.reconnected).toEqual({ sessionId: withAgent.sessionId, pageIds: [withAgent.pageId] });
+  });
+
+  it("a Cache-Control: no-store page is restored without the agent, reloaded with it: the allow-listed websocket-used-with-ccns", async () => {
+    expect(ALLOWED.map((entry) => entry.case)).toContain("bfcache-no-store");
+    const without = await backAndForth(noStore, false, "BfcacheNoStore");
+    expect(without).toMatchObject({ restored: true, reasons: [] });
+    const withAgent = await backAndForth(noStore, true, "BfcacheNoStore");
+    // The agent closes its socket on pagehide; Chromium still holds that a socket was used (sticky).
+    expect(withAgent).toMatchObject({ restored: false });
+    expect(withAgent.reasons.sort()).toEqual(["response-cache-control-no-store", "websocket-used-with-ccns"]);
+  });
+});

@@ -13,6 +13,8 @@ import { WebSocketServer } from "ws";
  */
 export interface ProbeServer {
   origin: string;
+  /** The scripts it serves (to start another server with the same). */
+  scripts: ProbeScripts;
   /** Body bytes per case, one entry per request (or message) received. */
   received: Map<string, number[]>;
   pageUrl(query: Record<string, string>): string;
@@ -117,6 +119,7 @@ ${agent ? `<script src="/sessionlens-agent.iife.js"></script>\n<script src="/sta
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     origin,
+    scripts,
     received,
     pageUrl: (query) => `${origin}/probe.html?${new URLSearchParams(query).toString()}`,
     close: () =>
