@@ -312,7 +312,7 @@ export function startAgent(options: AgentOptions, environment: Environment = def
         // Report what is pending now rather than after the throttle: the page may never run again.
         hidden: () => dirty && report(),
         navigate: checkPath,
-      })
+      }, env.now)
     : noop;
 
   let uncount = noop;

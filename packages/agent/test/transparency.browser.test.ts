@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -321,5 +323,35 @@ describe.skipIf(!available)("the back/forward cache in Chromium", () => {
     // The agent closes its socket on pagehide; Chromium still holds that a socket was used (sticky).
     expect(withAgent).toMatchObject({ restored: false });
     expect(withAgent.reasons.sort()).toEqual(["response-cache-control-no-store", "websocket-used-with-ccns"]);
+  });
+});
+
+describe.skipIf(!available)("console noise in Chromium while the collector is down", () => {
+  it("each failed attempt prints exactly the browser's one line, and the agent adds none of its own", async () => {
+    // A port nobody listens on: every attempt is refused.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const downUrl = `ws://127.0.0.1:${port}/ws`;
+
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const lines: string[] = [];
+      let attempts = 0;
+      page.on("console", (message) => lines.push(`${message.type()}: ${message.text()}`));
+      page.on("websocket", (socket) => socket.url().startsWith(downUrl) && attempts++);
+      // A short backoff (the option), so a few attempts happen quickly; the rate itself is noise.test.ts's.
+      await page.goto(server.pageUrl({ agent: "1", url: downUrl, project: "Noise", backoff: "100" }));
+      await vi.waitFor(() => expect(attempts).toBeGreaterThanOrEqual(4), { timeout: 10_000 });
+      await page.evaluate(() => (window as unknown as { agent: { stop(): void } }).agent.stop());
+      const made = attempts;
+      await vi.waitFor(() => expect(lines.length).toBeGreaterThanOrEqual(made), { timeout: 5000 });
+      expect(lines.filter((line) => !line.includes(`WebSocket connection to '${downUrl}' failed`))).toEqual([]);
+      expect(lines).toHaveLength(made);
+    } finally {
+      await context.close();
+    }
   });
 });

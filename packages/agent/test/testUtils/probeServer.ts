@@ -30,7 +30,9 @@ const START_JS = `
 (function () {
   var data = document.currentScript.dataset;
   if (!data.url) return;
-  window.agent = SessionLens.startAgent({ url: data.url, project: data.project, reportIntervalMs: 10 });
+  var options = { url: data.url, project: data.project, reportIntervalMs: 10 };
+  if (data.backoff) options.backoffBaseMs = options.backoffMaxMs = Number(data.backoff);
+  window.agent = SessionLens.startAgent(options);
 })();
 `;
 
@@ -62,7 +64,8 @@ export async function startProbeServer(scripts: ProbeScripts, options: { noStore
         case "/probe.html": {
           const agent = url.searchParams.get("agent") === "1";
           const attributes = agent
-            ? ` data-url="${url.searchParams.get("url")}" data-project="${url.searchParams.get("project")}"`
+            ? ` data-url="${url.searchParams.get("url")}" data-project="${url.searchParams.get("project")}"` +
+              (url.searchParams.has("backoff") ? ` data-backoff="${Number(url.searchParams.get("backoff"))}"` : "")
             : "";
           response.writeHead(200, {
             "content-type": "text/html",
