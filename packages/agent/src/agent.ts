@@ -32,7 +32,7 @@ export interface AgentOptions {
   scope?: SessionScope;
   /**
    * Count the request bodies the page sends to gateway origins by wrapping fetch,
-   * XMLHttpRequest.send, navigator.sendBeacon and WebSocket.send. Default `true` in a page;
+   * Request, XMLHttpRequest.open/send, navigator.sendBeacon and WebSocket.send. Default `true` in a page;
    * never outside one. With `false` nothing is wrapped; the agent's own frames and `countBytes(n)`
    * still count.
    */

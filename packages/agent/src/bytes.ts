@@ -253,12 +253,51 @@ export function installByteCounting(
     });
   }
 
+  /**
+   * The body size of each Request built since the agent started, taken from what its constructor
+   * was given (never read from the Request, whose body is a stream): `fetch(request)` counts it.
+   */
+  const requestSizes = new WeakMap<object, number>();
+  /** The body a fetch or Request init gives, or the input Request's: its size. */
+  const sizeOf = (input: unknown, init: unknown): number => {
+    // init.body when it is a data property (no getter is run); null or absent keeps the input's body.
+    const body = init != null ? dataMember(init, "body") : undefined;
+    return body != null ? bodySize(body) : (requestSizes.get(input as object) ?? 0);
+  };
+  const globals = win as unknown as Record<string, unknown>;
+  const RequestClass = globals["Request"] as (new (...args: unknown[]) => object) | undefined;
+  const requestProto = RequestClass?.prototype as Record<string, unknown> | undefined;
+  if (typeof RequestClass === "function" && requestProto?.["constructor"] === RequestClass) {
+    // A Proxy: the same prototype, name, length and static members, constructible and subclassable.
+    const constructor = new Proxy(RequestClass, {
+      construct(target, args, newTarget) {
+        const request = Reflect.construct(target, args, newTarget) as object;
+        try {
+          if (active) requestSizes.set(request, sizeOf(args[0], args[1]));
+        } catch {
+          // never disturb the app
+        }
+        return request;
+      },
+    });
+    try {
+      globals["Request"] = constructor;
+      requestProto["constructor"] = constructor;
+      originals.set(constructor, RequestClass as unknown as AnyFunction);
+      restores.push(() => {
+        if (globals["Request"] === constructor) globals["Request"] = RequestClass;
+        if (requestProto["constructor"] === constructor) requestProto["constructor"] = RequestClass;
+      });
+    } catch {
+      // frozen: leave it alone
+    }
+  }
+
   patch(win, "fetch", (original) => (self, args) => {
     const result = apply(original, self, args);
     try {
       const url = urlOf(args[0]);
-      // init.body when it is a data property; a Request's own body is never read.
-      const size = active && args[1] != null ? bodySize(dataMember(args[1], "body")) : 0;
+      const size = active ? sizeOf(args[0], args[1]) : 0;
       // Counted once the response arrived: a request the browser refused, or that failed, counts nothing.
       if (size > 0) {
         return apply(then, result, [

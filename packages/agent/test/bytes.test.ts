@@ -127,6 +127,29 @@ describe("installByteCounting", () => {
     expect(counted).toEqual([2]);
   });
 
+  it("counts a Request's body from what its constructor was given, through a Proxy that is still the Request class", async () => {
+    page = fakePage();
+    class PageRequest extends Request {}
+    page.window["Request"] = PageRequest;
+    counted = [];
+    uninstall = installByteCounting(win(), () => true, (n) => counted.push(n), own);
+    const Wrapped = page.window["Request"] as typeof Request;
+    expect(Wrapped).not.toBe(PageRequest);
+    expect(Wrapped.prototype.constructor).toBe(Wrapped);
+    expect(Function.prototype.toString.call(Wrapped)).toBe(Function.prototype.toString.call(PageRequest));
+    const fetch = api<(input: unknown, init?: RequestInit) => Promise<unknown>>("fetch");
+    const request = new Wrapped("https://app.example.com/api", { method: "POST", body: "twelve bytes" });
+    expect(request).toBeInstanceOf(PageRequest);
+    await fetch(request);
+    expect(request.bodyUsed).toBe(false); // measured without reading
+    await fetch(new Wrapped(request)); // a Request from a Request takes over its body
+    await fetch(new Wrapped("https://app.example.com/api", { method: "POST", body: new ReadableStream(), duplex: "half" } as RequestInit));
+    expect(counted).toEqual([12, 12]);
+    uninstall();
+    expect(page.window["Request"]).toBe(PageRequest);
+    expect(PageRequest.prototype.constructor).toBe(PageRequest);
+  });
+
   it("counts a fetch only once its response arrived, and hands back a promise that settles the same way", async () => {
     install();
     const fetch = api<(input: unknown, init?: RequestInit) => Promise<unknown>>("fetch");
