@@ -181,7 +181,6 @@ export function originMatcher(origins: readonly string[], base?: string): (url: 
   return (url) => allowed.indexOf(originOf(url, base)) >= 0;
 }
 
-
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 /** The object in `target`'s prototype chain that holds `key`: where the original lives. */
@@ -198,7 +197,8 @@ function holderOf(target: unknown, key: string): Record<string, unknown> | undef
  * Transparency: each wrapper is a non-constructible method with its original's name and length,
  * Function.prototype.toString answers for it as for the original, and it sits where the original
  * lives (Navigator.prototype.sendBeacon, not navigator). It calls the original first, with the very
- * `this` and arguments the app passed, and returns or throws exactly what the original does. To
+ * `this` and arguments the app passed, and returns or throws exactly what the original does. The
+ * Request class is replaced by a Proxy of itself that notes each new Request's body size. To
  * measure, the agent runs no app code (no getter, toString or subclass override is called) and
  * never reads, clones or holds a body stream.
  *
@@ -216,6 +216,7 @@ export function installByteCounting(
 ): () => void {
   let active = true;
   const apply = Reflect.apply;
+  const construct = Reflect.construct;
   const get = (platform ??= platformGetters());
   const then = Promise.prototype.then;
   const originals = new WeakMap<object, AnyFunction>();
@@ -271,7 +272,7 @@ export function installByteCounting(
     // A Proxy: the same prototype, name, length and static members, constructible and subclassable.
     const constructor = new Proxy(RequestClass, {
       construct(target, args, newTarget) {
-        const request = Reflect.construct(target, args, newTarget) as object;
+        const request = construct(target, args, newTarget) as object;
         try {
           if (active) requestSizes.set(request, sizeOf(args[0], args[1]));
         } catch {
