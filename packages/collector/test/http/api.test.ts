@@ -187,7 +187,7 @@ describe("HTTP API", () => {
       t.collector.handleRequest({ method: "GET", url: "/readyz", headers: {} } as never, res as never);
     });
     expect(status).toBe(503);
-    expect((await agent.closed).code).toBe(1001);
+    expect((await agent.closed).code).toBe(1012);
     await closing;
   });
 
