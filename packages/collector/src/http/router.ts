@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SessionFilter } from "@sessionlens/shared";
 import type { Registry } from "prom-client";
-import { CommandError, compileQuery, toSessionInfo, type SessionQueries, type SessionRecord } from "../query/index.js";
+import { CommandError, compileQuery, type SessionQueries, type SessionRecord } from "../query/index.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
@@ -93,7 +93,7 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
 
     if (id === undefined || id === "") {
       if (!allow(res, method, ["GET", "HEAD"])) return;
-      return streamSessions(res, deps.queries.records(filter), deps.now(), method === "HEAD");
+      return streamSessions(res, deps.queries, deps.queries.records(filter), deps.now(), method === "HEAD");
     }
     if (sub === undefined) {
       if (!allow(res, method, ["GET", "HEAD", "DELETE"])) return;
@@ -191,7 +191,7 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
 }
 
 /** A bare JSON array, written in chunks with backpressure. */
-async function streamSessions(res: ServerResponse, records: SessionRecord[], now: number, head: boolean): Promise<void> {
+async function streamSessions(res: ServerResponse, queries: SessionQueries, records: SessionRecord[], now: number, head: boolean): Promise<void> {
   res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   if (head) {
     res.end();
@@ -199,7 +199,7 @@ async function streamSessions(res: ServerResponse, records: SessionRecord[], now
   }
   let chunk = "[";
   for (let i = 0; i < records.length; i++) {
-    chunk += (i === 0 ? "" : ",") + JSON.stringify(toSessionInfo(records[i]!, now));
+    chunk += (i === 0 ? "" : ",") + queries.sessionJson(records[i]!, now);
     if (chunk.length >= CHUNK_CHARS) {
       const flushed = res.write(chunk);
       chunk = "";
