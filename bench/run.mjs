@@ -30,11 +30,12 @@ const { values: flags } = parseArgs({
 });
 
 if (flags.help) {
-  console.log(`usage: node bench/run.mjs [--quick] [--only ingest,query,storm,restart,size,wire] [--reps N] [--no-build] [--out FILE.json]
+  console.log(`usage: node bench/run.mjs [--quick] [--only ingest,query,storm,restart,size,wire,profile] [--reps N] [--no-build] [--out FILE.json]
 
   --quick           smoke run (small sizes, short windows; under a minute): checks that every
                     benchmark runs and produces numbers, not that targets are met
-  --only            run only these benchmarks (a partial run never writes RESULTS.md)
+  --only            run only these benchmarks (a partial run never writes RESULTS.md); "profile"
+                    (full runs only) profiles the collector at the largest ingest tier
   --reps            repetitions of each ingest run (median is reported); default 3 full, 1 quick
   --storm-agents    agents in the reconnect storm; default 10000 full, 200 quick
   --restart-agents  agents in the SIGKILL restart; default 1000 full, 100 quick
@@ -56,6 +57,9 @@ const FULL = {
   query: { sessions: 100_000, users: 1_000, projects: 50, iterations: 2_000, scanIterations: 40, httpRequests: 400, httpScanRequests: 10 },
   storm: { agents: 10_000, deadlineMs: 120_000, settleMs: 3_000 },
   restart: { agents: 1_000, restartDelayMs: 1_000, deadlineMs: 120_000, settleMs: 3_000 },
+  // One more collector ingest run at the largest tier under the sampling profiler: RESULTS.md
+  // shows where the collector's time goes beside the figures it explains.
+  profile: { server: "collector", top: 15 },
 };
 const QUICK = {
   mode: "quick",
@@ -68,12 +72,13 @@ const QUICK = {
   query: { sessions: 5_000, users: 50, projects: 10, iterations: 200, scanIterations: 5, httpRequests: 40, httpScanRequests: 2 },
   storm: { agents: 200, deadlineMs: 30_000, settleMs: 2_500 },
   restart: { agents: 100, restartDelayMs: 1_000, deadlineMs: 30_000, settleMs: 2_500 },
+  profile: null,
 };
 const config = { ...(flags.quick ? QUICK : FULL) };
 if (flags.reps) config.reps = Math.max(1, Number(flags.reps));
 if (flags["storm-agents"]) config.storm = { ...config.storm, agents: positiveInteger("--storm-agents", flags["storm-agents"]) };
 if (flags["restart-agents"]) config.restart = { ...config.restart, agents: positiveInteger("--restart-agents", flags["restart-agents"]) };
-const ALL = ["wire", "size", "query", "ingest", "storm", "restart"];
+const ALL = ["wire", "size", "query", "ingest", "storm", "restart", "profile"];
 const selected = flags.only ? flags.only.split(",").map((s) => s.trim()) : ALL;
 for (const name of selected) if (!ALL.includes(name)) fail(2, `unknown benchmark "${name}"; choose from ${ALL.join(", ")}`);
 
@@ -257,6 +262,18 @@ async function main() {
     results.restart = await guard("restart", async () => {
       if (needCollector) throw new Error(needCollector);
       return runRestart({ ...config.restart, logDir });
+    });
+  }
+
+  if (selected.includes("profile") && config.profile) {
+    const { runIngest } = await import("./benchmarks/ingest.mjs");
+    const { summarizeProfile } = await import("./lib/cpuprofile.mjs");
+    const pages = Math.max(...config.ingestPages);
+    results.profile = await guard(`profile ${config.profile.server} ${pages} pages`, async () => {
+      if (needCollector) throw new Error(needCollector);
+      const path = join(logDir, `profile-${config.profile.server}-${pages}.cpuprofile`);
+      const run = await runIngest({ server: config.profile.server, pages, heartbeatIntervalMs: config.heartbeatIntervalMs, warmupMs: config.warmupMs, measureMs: config.measureMs, logDir, tag: "-profile", profileWindowTo: path });
+      return { server: run.label, pages: run.pages, heartbeatRate: run.heartbeatRate, cpuPerHeartbeatUs: run.cpuPerHeartbeatUs, profile: path, summary: summarizeProfile(path, { top: config.profile.top }) };
     });
   }
 

@@ -227,6 +227,20 @@ function textHistogram(buckets, width = 40) {
     .join("\n");
 }
 
+/** Self time by package and the hottest functions of a summarised CPU profile (lib/cpuprofile.mjs). */
+function profileTables(summary) {
+  return [
+    "| package | self time | share |",
+    "| --- | --- | --- |",
+    ...summary.byCategory.map((c) => `| ${c.name} | ${fmtMs(c.selfMs)} | ${c.pct} % |`),
+    "",
+    "| function | where | self time | share |",
+    "| --- | --- | --- | --- |",
+    ...summary.top.map((f) => `| \`${f.function || "(anonymous)"}\` | \`${f.location}\` | ${fmtMs(f.selfMs)} | ${f.pct} % |`),
+    "",
+  ];
+}
+
 /** The details of a restart cycle (4a storm, 4b SIGKILL): timings, who was busy, the histograms. */
 function restartSection(title, st) {
   const n = st.agents.toLocaleString("en-US");
@@ -252,6 +266,7 @@ function restartSection(title, st) {
     `- successful attempt to welcome: p50 ${fmtMs(st.handshakeMs.p50)}, p99 ${fmtMs(st.handshakeMs.p99)}`,
     `- restarted collector's CPU while agents came back: ${fmtMs(st.collectorCpuMs)} (${Math.round(st.collectorBusy * 100)} % of one core); agent processes: ${fmtMs(st.agentsProcessCpuMs)} CPU, event-loop delay p99 ${fmtMs(st.agentsLoopDelayMs.p99)}, max ${fmtMs(st.agentsLoopDelayMs.max)}`,
     "",
+    ...(st.closeProfile?.top?.length ? ["Where `collector.close()` spent its time (sampling profile of the old collector):", "", ...profileTables(st.closeProfile)] : []),
     "Resumes, by time since the new collector was listening:",
     "",
     "```",
@@ -295,6 +310,16 @@ export function detailSections(results) {
   }
   if (results.storm && !results.storm.error) out.push(...restartSection("Reconnect storm (graceful restart)", results.storm));
   if (results.restart && !results.restart.error) out.push(...restartSection("Restart after SIGKILL", results.restart));
+  const pr = results.profile;
+  if (pr && !pr.error) {
+    out.push(
+      `## Collector hot spots at ${pr.pages.toLocaleString("en-US")} pages`,
+      "",
+      `V8's sampling profiler over the heartbeat window of one more ingest run of ${pr.server} (${pr.heartbeatRate.toLocaleString("en-US")} heartbeats/s, ${fmtUs(pr.cpuPerHeartbeatUs)} CPU per heartbeat with the profiler on); locations mapped to the TypeScript sources. Busy ${fmtMs(pr.summary.busyMs)}, idle ${fmtMs(pr.summary.idleMs)}.`,
+      "",
+      ...profileTables(pr.summary),
+    );
+  }
   const sz = results.size;
   if (sz && !sz.error) {
     out.push("## Agent size", "", "| SDK | minified | min + gzip -9 | how |", "| --- | --- | --- | --- |");
