@@ -6,11 +6,12 @@ import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { EventHub } from "./http/events.js";
 import { createMetrics } from "./http/metrics.js";
+import { createInjector } from "./http/inject.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
-import { resolveOptions, type CollectorOptions, type ResolvedOptions } from "./options.js";
+import { resolveOptions, type CollectorOptions, type ResolvedOptions, type TimerHandle } from "./options.js";
 import { normaliseFilter } from "./query/filter.js";
-import { SessionQueries, type SessionDetails } from "./query/index.js";
+import { SessionQueries, SessionTotals, type SessionDetails } from "./query/index.js";
 import { toSessionInfo } from "./query/info.js";
 import { ResumeCredentials } from "./sessions/credentials.js";
 import { HooksConsumer, LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/hooks.js";
@@ -62,6 +63,11 @@ export interface Collector {
   off<E extends LifecycleEventName>(event: E, handler: LifecycleEvents[E]): void;
   /** The `node:http` request handler (API, metrics, status page), usable without listening. */
   readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Answers a web `Request` in process, without a port (as hono's `app.request()`): a path such as
+   * `"/api/v1/sessions"` or a full `Request`. The response resolves with its head; its body streams.
+   */
+  request(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** The HTTP server that carries the API and the `/ws` endpoint. */
   readonly server: Server;
   /** This collector's Prometheus registry. */
@@ -88,6 +94,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
       tombstoneTtlMs: o.resumeMaxAgeMs,
+      scheduler: o.scheduler,
       maxTombstones: o.maxTombstones,
       now,
       onWarning: (message, error) => log("warn", message, { err: error }),
@@ -113,6 +120,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const transport = new AgentTransport({
     model,
     clock,
+    scheduler: o.scheduler,
     allowedOrigins: o.allowedOrigins,
     trustProxy: o.trustProxy,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
@@ -133,17 +141,18 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const events = new EventHub({
     queries,
     clock,
+    scheduler: o.scheduler,
     coalesceMs: o.sseCoalesceMs,
     heartbeatMs: o.sseHeartbeatMs,
     maxBufferBytes: o.sseMaxBufferBytes,
     log,
   });
-  const metrics = createMetrics({ queries, sessionStats: model.stats, transport, events, maxProjectLabels: o.maxProjectLabels });
+  const metrics = createMetrics({ queries, totals: new SessionTotals(model.feed), transport, events, maxProjectLabels: o.maxProjectLabels });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
   let closing: Promise<void> | null = null;
-  let sweepTimer: ReturnType<typeof setInterval> | null = null;
+  let sweepTimer: TimerHandle | null = null;
   let listening: CollectorAddress | null = null;
 
   const collectorApi = {
@@ -170,6 +179,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   });
 
   const server = createServer(handleRequest);
+  const request = createInjector(handleRequest);
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/ws") {
@@ -190,7 +200,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     await model.start();
     transport.start();
     let pruning = false;
-    sweepTimer = setInterval(() => {
+    sweepTimer = o.scheduler.setInterval(() => {
       try {
         transport.tick();
         model.tick();
@@ -206,7 +216,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
           .finally(() => (pruning = false));
       }
     }, o.sweepIntervalMs);
-    sweepTimer.unref();
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       server.once("error", onError);
@@ -235,7 +244,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     // and thousands of grace deadlines and change events would only delay the restart.
     model.stop();
     await transport.close();
-    if (sweepTimer !== null) clearInterval(sweepTimer);
+    if (sweepTimer !== null) o.scheduler.clear(sweepTimer);
     sweepTimer = null;
     events.close();
     if (wasStarted) await store.close();
@@ -275,6 +284,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     on: (event, handler) => emitter.on(event, handler),
     off: (event, handler) => emitter.off(event, handler),
     handleRequest,
+    request,
     server,
     metrics,
     store,

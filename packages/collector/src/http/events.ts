@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Clock } from "../options.js";
+import type { Clock, Scheduler, TimerHandle } from "../options.js";
 import {
   MATCH_ALL,
   type SessionEndReason,
@@ -12,6 +12,8 @@ import { CHUNK_CHARS, waitForDrain } from "./respond.js";
 export interface EventHubOptions {
   queries: SessionQueries;
   clock: Clock;
+  /** Runs the coalescing flush and the comment heartbeats. */
+  scheduler: Scheduler;
   /** Changes of one session are sent at most once per this interval. */
   coalesceMs: number;
   /** Comment lines this often keep proxies from closing idle streams. */
@@ -59,8 +61,8 @@ export class EventHub {
   dropped = 0;
   readonly #o: EventHubOptions;
   #pending = new Map<string, Pending>();
-  #flushTimer: ReturnType<typeof setTimeout> | null = null;
-  #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  #flushTimer: TimerHandle | null = null;
+  #heartbeatTimer: TimerHandle | null = null;
   #closed = false;
   #unwatch: (() => void) | null = null;
 
@@ -118,8 +120,8 @@ export class EventHub {
   /** Ends every stream (shutdown). */
   close(): void {
     this.#closed = true;
-    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
-    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    if (this.#flushTimer !== null) this.#o.scheduler.clear(this.#flushTimer);
+    if (this.#heartbeatTimer !== null) this.#o.scheduler.clear(this.#heartbeatTimer);
     this.#flushTimer = null;
     this.#heartbeatTimer = null;
     this.#unwatch?.();
@@ -156,11 +158,10 @@ export class EventHub {
 
   #scheduleFlush(): void {
     if (this.#flushTimer !== null || this.#closed) return;
-    this.#flushTimer = setTimeout(() => {
+    this.#flushTimer = this.#o.scheduler.setTimeout(() => {
       this.#flushTimer = null;
       this.#flush();
     }, this.#o.coalesceMs);
-    this.#flushTimer.unref();
   }
 
   #flush(): void {
@@ -209,7 +210,7 @@ export class EventHub {
 
   #startHeartbeats(): void {
     if (this.#heartbeatTimer !== null) return;
-    this.#heartbeatTimer = setInterval(() => {
+    this.#heartbeatTimer = this.#o.scheduler.setInterval(() => {
       for (const subscriber of this.subscribers) {
         if (!subscriber.ready) {
           if (Date.now() - subscriber.startedAt > SNAPSHOT_STALL_MS) this.#drop(subscriber, "its snapshot stalled");
@@ -219,7 +220,6 @@ export class EventHub {
         if (subscriber.res.writableLength > this.#o.maxBufferBytes) this.#drop(subscriber, "it is not reading");
       }
     }, this.#o.heartbeatMs);
-    this.#heartbeatTimer.unref();
   }
 
   /** With no subscriber left: stop watching (the heartbeat path is free again) and stop pinging. */
@@ -228,7 +228,7 @@ export class EventHub {
     this.#unwatch?.();
     this.#unwatch = null;
     if (this.#heartbeatTimer === null) return;
-    clearInterval(this.#heartbeatTimer);
+    this.#o.scheduler.clear(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
   }
 }
