@@ -95,7 +95,10 @@ async function restartCycle({ count, how, restartDelayMs = 0, settleMs, deadline
     const startedParts = await all("start", (i) => ({ url, count: parts[i].count, sources: parts[i].sources, ratePerSecond: 1_000 / parts.length, timeoutMs: 180_000 }), 300_000);
     const started = { welcomed: startedParts.reduce((s, p) => s + p.welcomed, 0), elapsedMs: Math.max(...startedParts.map((p) => p.elapsedMs)) };
     if (started.welcomed < count) throw new Error(`only ${started.welcomed} of ${count} agents were welcomed before the restart`);
-    // Let every agent settle (first heartbeats, snapshot written) before the restart.
+    // Let every agent settle (first heartbeats, snapshot written) before the restart, and stay
+    // connected longer than the agent's "stable connection" threshold (5 s): a connection dropped
+    // sooner continues its backoff instead of starting it over, which pages connected for a while
+    // never see.
     await sleep(settleMs);
     await all("mark");
 
@@ -191,7 +194,7 @@ function mergeCounts(list) {
 }
 
 /** Benchmark 4: graceful restart of a collector holding `agents` agents, against a bare ws server's accept time. */
-export async function runStorm({ agents: count, deadlineMs, settleMs = 3_000, logDir }) {
+export async function runStorm({ agents: count, deadlineMs, settleMs = 6_000, logDir }) {
   const baseline = await baselineAccept({ count, logDir });
   if (baseline.connected < count) throw new Error(`the bare ws baseline accepted only ${baseline.connected} of ${count} connections`);
   const cycle = await restartCycle({ count, how: "graceful", settleMs, deadlineMs, logDir, name: "storm" });
@@ -199,6 +202,6 @@ export async function runStorm({ agents: count, deadlineMs, settleMs = 3_000, lo
 }
 
 /** Benchmark 4b: SIGKILL, a new collector `restartDelayMs` later; p50/p99 of each session's resume. */
-export async function runRestart({ agents: count, restartDelayMs, deadlineMs, settleMs = 3_000, logDir }) {
+export async function runRestart({ agents: count, restartDelayMs, deadlineMs, settleMs = 6_000, logDir }) {
   return restartCycle({ count, how: "kill", restartDelayMs, settleMs, deadlineMs, logDir, name: "restart" });
 }
