@@ -83,8 +83,6 @@ const MAX_QUEUED_WHILE_WELCOMING = 16;
  * spent here is one more in which a restarting collector refuses its agents.
  */
 const SHUTDOWN_CLOSE_WAIT_MS = 200;
-/** Close code of a shutdown: 1012 (service restart), so agents come back after a short, spread-out wait. */
-const SERVICE_RESTART = 1012;
 
 const kConnection = Symbol("sessionlens.connection");
 type AgentSocket = WebSocket & { [kConnection]?: AgentConnection };
@@ -177,7 +175,8 @@ export class AgentTransport {
     this.#livenessTimer = null;
     this.#helloDeadlines.clear();
     const closed = Array.from(this.connections, (connection) => connection.closedPromise());
-    for (const connection of this.connections) connection.close(SERVICE_RESTART, "collector restarting");
+    // 1012 (service restart): agents come back after a short, spread-out wait.
+    for (const connection of this.connections) connection.close(CLOSE_CODES.serviceRestart, "collector restarting");
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(closed),
