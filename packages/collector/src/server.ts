@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { EventHub } from "./http/events.js";
+import { ClientErrorLog, ConnectionGuard, isLoopbackHost } from "./http/guards.js";
 import { createMetrics } from "./http/metrics.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
@@ -20,6 +21,7 @@ import { loadResumeSecret } from "./sessions/secret.js";
 import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
 import type { SessionStore } from "./store/types.js";
+import { createAddressResolver } from "./transport/address.js";
 import { AgentTransport } from "./transport/agents.js";
 
 /** Where a listening collector can be reached. */
@@ -81,6 +83,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   };
   const clock = o.clock;
   const now = (): number => clock.now();
+  const storeStats = { unreadableSnapshots: 0 };
   const store =
     o.store ??
     createMemoryStore({
@@ -90,6 +93,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       maxTombstones: o.maxTombstones,
       now,
       onWarning: (message, error) => log("warn", message, { err: error }),
+      onUnreadableSnapshot: (message, error) => {
+        storeStats.unreadableSnapshots++;
+        log("error", message, { err: error });
+      },
     });
   const userAgents = new UserAgentCache();
   const credentials = new ResumeCredentials();
@@ -120,6 +127,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxConnectionsPerIp: o.maxConnectionsPerIp,
     connectionRatePerIp: o.connectionRatePerIp,
     connectionBurstPerIp: o.connectionBurstPerIp,
+    connectionRate: o.connectionRate,
+    connectionBurst: o.connectionBurst,
     helloTimeoutMs: o.helloTimeoutMs,
     maxMessagesPerWindow: o.maxMessagesPerWindow,
     rateWindowMs: o.rateWindowMs,
@@ -135,10 +144,15 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     coalesceMs: o.sseCoalesceMs,
     heartbeatMs: o.sseHeartbeatMs,
     maxBufferBytes: o.sseMaxBufferBytes,
+    stallMs: o.sseStallMs,
+    maxSubscribers: o.sseMaxSubscribers,
+    maxSubscribersPerAddress: o.sseMaxSubscribersPerIp,
+    addressOf: createAddressResolver(o.trustProxy),
     log,
   });
   model.observe(events);
-  const metrics = createMetrics({ model, transport, events, maxProjectLabels: o.maxProjectLabels });
+  const httpStats = { connectionsRefused: 0, badRequests: 0 };
+  const metrics = createMetrics({ model, transport, events, store: storeStats, http: httpStats, maxProjectLabels: o.maxProjectLabels });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
@@ -147,7 +161,12 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   let listening: CollectorAddress | null = null;
 
   const collectorApi = {
-    closeSession: async (id: string, message?: string) => model.closeSession(id, message),
+    closeSession: async (id: string, message?: string) => {
+      if (!model.closeSession(id, message)) return false;
+      // The tombstone is durable before the caller hears "closed": a crash right after must not revive it.
+      await store.flush();
+      return true;
+    },
     closePage: async (id: string, pageId: string, message?: string) => model.closePage(id, pageId, message),
   };
 
@@ -159,6 +178,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     metrics,
     statusPage: new StatusPage(o.statusPageDir),
     apiToken: o.apiToken,
+    allowedHosts: o.allowedHosts,
+    boundHost: o.host,
     maxMessageBytes: o.maxMessageBytes,
     now,
     notReadyReason: async () => {
@@ -169,7 +190,26 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     log,
   });
 
-  const server = createServer(handleRequest);
+  // Slowloris: partial headers, slow bodies and idle keep-alives are cut off, every address holds a
+  // bounded number of HTTP connections, and the server as a whole a bounded number of sockets.
+  const server = createServer(
+    {
+      headersTimeout: Math.min(o.headersTimeoutMs, o.requestTimeoutMs),
+      requestTimeout: o.requestTimeoutMs,
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, o.headersTimeoutMs),
+    },
+    handleRequest,
+  );
+  server.maxConnections = o.maxConnections;
+  const connectionGuard = new ConnectionGuard({
+    maxPerAddress: o.maxHttpConnectionsPerIp,
+    trustProxy: o.trustProxy,
+    onRefused: () => httpStats.connectionsRefused++,
+  });
+  connectionGuard.attach(server);
+  server.on("drop", () => httpStats.connectionsRefused++);
+  const clientErrors = new ClientErrorLog(log, now);
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/ws") {
@@ -177,10 +217,15 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       return;
     }
     socket.on("error", () => socket.destroy());
+    connectionGuard.upgraded(socket as Socket);
     transport.handleUpgrade(req, socket, head);
   });
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  server.on("clientError", (error: Error & { code?: string }, socket) => {
+    httpStats.badRequests++;
+    clientErrors.write("a malformed HTTP request was refused", { code: error.code ?? "unknown", address: (socket as Socket).remoteAddress ?? "" });
+    const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    const status = timedOut ? "408 Request Timeout" : error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\nX-Content-Type-Options: nosniff\r\n\r\n`);
     else socket.destroy();
   });
 
@@ -219,6 +264,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     listening = { host: address.address, port: address.port, url: `http://${host}:${address.port}`, wsUrl: `ws://${host}:${address.port}/ws` };
     state = "running";
+    if (!isLoopbackHost(o.host) && o.apiToken === undefined) {
+      log("warn", `the collector listens on ${o.host}, which is not a loopback address, and has no API token: anyone who can reach it can list and close sessions (set --api-token)`, { host: o.host });
+    }
     log("info", `SessionLens collector listening on ${listening.url} (agents connect to ${listening.wsUrl})`, {
       url: listening.url,
       wsUrl: listening.wsUrl,

@@ -8,6 +8,7 @@ import { CommandError } from "../sessions/model.js";
 import type { SessionRecord } from "../store/types.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
+import { ClientErrorLog, createHostCheck, isJsonContentType } from "./guards.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
 import type { StatusPage } from "./status-page.js";
 
@@ -21,6 +22,10 @@ export interface HttpDependencies {
   metrics: Registry;
   statusPage: StatusPage;
   apiToken: string | undefined;
+  /** `Host` values served (see `createHostCheck`); empty: loopback names only while bound to loopback. */
+  allowedHosts?: readonly string[];
+  /** The interface the server is bound to (decides the default Host allow-list). */
+  boundHost?: string;
   maxMessageBytes: number;
   now(): number;
   /** Null when ready, else why not. */
@@ -33,10 +38,22 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 /** The collector's HTTP API, metrics, health and status page, as one `node:http` request handler. */
 export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   const authorized = createBearerCheck(deps.apiToken);
+  const hostAllowed = createHostCheck(deps.allowedHosts ?? [], deps.boundHost ?? "127.0.0.1");
+  const clientErrors = new ClientErrorLog(deps.log, deps.now);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
-    const url = new URL(req.url ?? "/", "http://collector.invalid");
+    if (!hostAllowed(req)) {
+      clientErrors.write("a request with a Host that is not allowed was refused", { host: req.headers.host ?? "(none)" });
+      return sendError(res, 403, "host_not_allowed", "this Host is not served here (see --allowed-hosts)");
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://collector.invalid");
+    } catch {
+      clientErrors.write("a request with an unparsable target was refused", { target: req.url ?? "" });
+      return sendError(res, 400, "bad_request", "the request target is not a valid URL");
+    }
     const path = url.pathname;
 
     if (path === "/healthz") {
@@ -166,8 +183,14 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
     return fromQuery ?? "";
   }
 
-  /** The parsed JSON body, or undefined after answering 413 / 400. */
+  /** The parsed JSON body, or undefined after answering 415 / 413 / 400. */
   async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    if (!isJsonContentType(req)) {
+      // A cross-site form or `text/plain` fetch cannot send application/json without a preflight (CSRF).
+      sendError(res, 415, "unsupported_media_type", "bodies must be sent with `Content-Type: application/json`", { connection: "close" });
+      req.resume();
+      return undefined;
+    }
     let raw: Buffer;
     try {
       raw = await readBody(req, deps.maxMessageBytes);
@@ -187,8 +210,10 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   }
 
   return (req, res) => {
+    res.setHeader("x-content-type-options", "nosniff");
     route(req, res).catch((error: unknown) => {
-      deps.log("error", "an HTTP request failed", { err: error, method: req.method, path: req.url?.split("?")[0] });
+      // Capped and rate-limited like client errors: whoever can make a request fail must not flood the log.
+      clientErrors.write("an HTTP request failed", { err: error, method: req.method ?? "", path: req.url?.split("?")[0] ?? "" }, "error");
       sendError(res, 500, "internal", "the collector could not answer this request");
     });
   };

@@ -7,7 +7,7 @@ import type { SessionEndReason, SessionRecord, SessionStore } from "../store/typ
 import type { ResumeCredentials } from "./credentials.js";
 import type { LifecycleEmitter, PageEndReason } from "./events.js";
 import type { IdentityResult, IdentityVerifier } from "./identity.js";
-import { Page, Session, type PageSocket } from "./session.js";
+import { addCount, Page, Session, type PageSocket } from "./session.js";
 import { detach, Interner } from "./strings.js";
 import type { UserAgentCache } from "./useragent.js";
 import { DeadlineWheel } from "./wheel.js";
@@ -129,10 +129,10 @@ export class SessionModel {
         // Every page gets a full grace period to reconnect to the restarted collector.
         page.disconnectedAt ??= now;
         session.pages.set(page.id, page);
-        pagesBytes += page.bytes;
+        pagesBytes = addCount(pagesBytes, page.bytes);
         this.#graceWheel.schedule(page, now + this.#o.pageGraceMs);
       }
-      session.totalBytesSent = Math.max(record.totalBytesSent, session.closedPagesBytes + pagesBytes);
+      session.totalBytesSent = Math.max(record.totalBytesSent, addCount(session.closedPagesBytes, pagesBytes));
       if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
       this.sessions.set(session.id, session);
       this.#persist(session);
@@ -208,7 +208,7 @@ export class SessionModel {
       page = session.takeLeftPage(hello.pageId);
       if (page !== undefined) {
         // A page that left comes back (e.g. from the back/forward cache): its bytes are open again.
-        session.closedPagesBytes -= page.bytes;
+        session.closedPagesBytes = Math.max(0, session.closedPagesBytes - page.bytes);
       } else {
         page = new Page(detach(hello.pageId), session, path, hello.epoch, now);
       }
@@ -468,7 +468,7 @@ export class SessionModel {
       }
     } else if (epoch > page.epoch) {
       // A new counter series of the page: the old one's bytes are kept.
-      page.earlierBytes += page.epochBytes;
+      page.earlierBytes = addCount(page.earlierBytes, page.epochBytes);
       page.epoch = epoch;
       page.seq = seq;
       page.epochBytes = bytes;
@@ -478,8 +478,8 @@ export class SessionModel {
     // An older epoch is stale: it changes nothing.
     session.recentBytesSent = raised;
     if (raised > 0) {
-      session.totalBytesSent += raised;
-      this.stats.bytesReported += raised;
+      session.totalBytesSent = addCount(session.totalBytesSent, raised);
+      this.stats.bytesReported = addCount(this.stats.bytesReported, raised);
       // Bytes are what a crash must not lose: the next counters write needs this session (a
       // flag and a Set add, no I/O).
       this.#o.store.countersChanged?.(session);
@@ -522,7 +522,7 @@ export class SessionModel {
     session.pages.delete(page.id);
     this.#graceWheel.cancel(page);
     page.disconnectedAt ??= now;
-    session.closedPagesBytes += page.bytes;
+    session.closedPagesBytes = addCount(session.closedPagesBytes, page.bytes);
     if (reason !== "closed") session.rememberLeftPage(page);
     session.endReasonIfIdle = reason === "closed" ? "closed" : reason === "bye" ? "ended" : "timeout";
     if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
@@ -539,7 +539,7 @@ export class SessionModel {
     const info = this.#o.emitter.wants("sessionEnd") || this.#o.emitter.wants("pageEnd") ? this.#o.toInfo(session, now) : null;
     for (const page of session.pages.values()) {
       this.#graceWheel.cancel(page);
-      session.closedPagesBytes += page.bytes;
+      session.closedPagesBytes = addCount(session.closedPagesBytes, page.bytes);
       if (info !== null) this.#o.emitter.emit("pageEnd", info, page.id, "session-ended");
     }
     session.pages.clear();

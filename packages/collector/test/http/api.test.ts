@@ -124,7 +124,7 @@ describe("HTTP API", () => {
     expect((await post({ type: "x", payload: 1 }, "nope")).status).toBe(404);
     expect((await post({ type: "x", payload: 1, pageId: "nope-nope" })).status).toBe(404);
     expect((await post({ payload: 1 })).status).toBe(400);
-    const invalid = await api(`/api/v1/sessions/${id}/messages`, { method: "POST", body: "{nope" });
+    const invalid = await api(`/api/v1/sessions/${id}/messages`, { method: "POST", body: "{nope", headers: { "content-type": "application/json" } });
     expect(invalid.status).toBe(400);
     let deep: unknown = 1;
     for (let i = 0; i < 40; i++) deep = { deep };
@@ -181,10 +181,11 @@ describe("HTTP API", () => {
           resolve(code);
           return this;
         },
+        setHeader() {},
         end() {},
         destroy() {},
       };
-      t.collector.handleRequest({ method: "GET", url: "/readyz", headers: {} } as never, res as never);
+      t.collector.handleRequest({ method: "GET", url: "/readyz", headers: { host: "127.0.0.1" } } as never, res as never);
     });
     expect(status).toBe(503);
     expect((await agent.closed).code).toBe(1001);
