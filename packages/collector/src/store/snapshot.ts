@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { link, mkdir, readFile, rename, unlink, open as openFile, type FileHandle } from "node:fs/promises";
+import { copyFile, link, mkdir, readFile, rename, unlink, open as openFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { isCount, isScope } from "@sessionlens/shared";
 import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "./types.js";
@@ -197,7 +197,11 @@ async function openExclusive(temp: string): Promise<FileHandle> {
   return openFile(temp, EXCLUSIVE_FLAGS, 0o600);
 }
 
-/** Hard-links the current file at `previousPath` (through a temp name, so the swap is atomic). */
+/**
+ * Keeps the current file as `previousPath`: a hard link (no copy), or a copy where the file system
+ * has no links; through a temp name, so the swap is atomic. Best effort: failing to keep the
+ * previous generation never stops the new one from being written.
+ */
 async function keepPrevious(path: string, previousPath: string): Promise<void> {
   const temp = `${previousPath}.${process.pid}.tmp`;
   await unlink(temp).catch(() => {});
@@ -205,9 +209,14 @@ async function keepPrevious(path: string, previousPath: string): Promise<void> {
     await link(path, temp);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // the first write: nothing to keep
-    throw error;
+    try {
+      await copyFile(path, temp, constants.COPYFILE_EXCL);
+    } catch {
+      await unlink(temp).catch(() => {});
+      return;
+    }
   }
-  await rename(temp, previousPath);
+  await rename(temp, previousPath).catch(() => unlink(temp).catch(() => {}));
 }
 
 /** Makes the renames durable (a no-op where folders cannot be opened, e.g. Windows). */
