@@ -7,12 +7,13 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { CLOSE_CODES } from "@sessionlens/shared";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createCollector } from "@sessionlens/collector";
 import { ResumeCredentials } from "../../src/sessions/credentials.js";
 import { TestAgent } from "../helpers/agent.js";
 import { ManualClock, eventually, silentLogger, tempDir } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
+import { SseReader } from "../helpers/sse.js";
 import { makeRecord } from "../store.contract.js";
 
 /** A pino logger that keeps every line it writes. */
@@ -184,6 +185,24 @@ describe("finding 4: event-stream fan-out", () => {
     expect(await open("127.0.0.2")).toBe(200);
     expect(await open("127.0.0.3")).toBe(503);
     expect(await metric(t.url, "sessionlens_sse_refused_total")).toBe(2);
+  });
+
+  it("serialises each change once for all subscribers", async () => {
+    await t.start({ sseCoalesceMs: 10, sseMaxSubscribersPerIp: 100 });
+    const agent = await t.join();
+    const id = agent.welcome!.sessionId;
+    const readers = await Promise.all(Array.from({ length: 20 }, () => SseReader.open(`${t.url}/api/v1/events`)));
+    try {
+      await Promise.all(readers.map((reader) => reader.waitFor((event) => event.type === "snapshot")));
+      const stringify = vi.spyOn(JSON, "stringify");
+      agent.report("/changed", 500);
+      await Promise.all(readers.map((reader) => reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).totalBytesSent === 500)));
+      const ofThisSession = stringify.mock.calls.filter(([value]) => typeof value === "object" && value !== null && (value as { id?: unknown }).id === id);
+      stringify.mockRestore();
+      expect(ofThisSession).toHaveLength(1);
+    } finally {
+      for (const reader of readers) reader.close();
+    }
   });
 
   it("drops a subscriber that stops reading within seconds, whatever the kernel buffers absorb", async () => {
