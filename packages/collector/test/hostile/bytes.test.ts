@@ -153,6 +153,36 @@ describe("hostile bytes: decoder bombs", () => {
   }, 60_000);
 });
 
+describe("hostile bytes: memory", () => {
+  const t = useCollector();
+
+  it("a barrage of 1,500 hostile connections leaves RSS bounded and every refusal counted", async () => {
+    await t.start(MANY_CONNECTIONS);
+    const bystander = await t.join();
+    const payloads = [
+      new Uint8Array(LIMITS.maxAgentFrameBytes + 1),
+      Uint8Array.from([0xdd, 0xff, 0xff, 0xff, 0xff]),
+      new Uint8Array(LIMITS.maxAgentFrameBytes).fill(0x91),
+      Uint8Array.from([0xc1]),
+    ];
+    const rssBefore = process.memoryUsage().rss;
+    for (let batch = 0; batch < 15; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          const agent = await TestAgent.connect(t.wsUrl);
+          agent.sendRaw(payloads[(batch + i) % payloads.length]!);
+          await agent.closed;
+        }),
+      );
+    }
+    const values = (await t.collector.metrics.getSingleMetric("sessionlens_messages_rejected_total")!.get()).values;
+    expect(values.reduce((sum, value) => sum + value.value, 0)).toBe(1_500);
+    // Client and collector share this process: both sides together stay well under 150 MB more.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(150 * 1024 * 1024);
+    await expectUntouched(t.collector, bystander, eventually);
+  }, 60_000);
+});
+
 describe("hostile bytes: property-based (fast-check)", () => {
   const t = useCollector();
 
