@@ -5,24 +5,26 @@ import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { EventHub } from "./http/events.js";
-import { ClientErrorLog, ConnectionGuard, isLoopbackHost } from "./http/guards.js";
+import { ClientErrorLog, ConnectionGuard, createHostCheck, isLoopbackHost, withHostCheck } from "./http/guards.js";
 import { createMetrics } from "./http/metrics.js";
+import { createInjector } from "./http/inject.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
-import { resolveOptions, type CollectorOptions, type ResolvedOptions } from "./options.js";
+import { resolveOptions, type CollectorOptions, type ResolvedOptions, type TimerHandle } from "./options.js";
 import { normaliseFilter } from "./query/filter.js";
-import { SessionQueries, type SessionDetails } from "./query/index.js";
+import { SessionQueries, SessionTotals, type SessionDetails } from "./query/index.js";
 import { toSessionInfo } from "./query/info.js";
 import { ResumeCredentials } from "./sessions/credentials.js";
-import { LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/events.js";
+import { HooksConsumer, LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/hooks.js";
 import { IdentityVerifier } from "./sessions/identity.js";
 import { SessionModel } from "./sessions/model.js";
 import { loadResumeSecret } from "./sessions/secret.js";
 import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
-import type { SessionStore } from "./store/types.js";
-import { createAddressResolver } from "./transport/address.js";
+import type { SessionPersistence } from "./store/port.js";
+import { createAddressResolver, limitKey } from "./transport/address.js";
 import { AgentTransport } from "./transport/agents.js";
+import { messageFramer } from "./transport/frames.js";
 
 /** Where a listening collector can be reached. */
 export interface CollectorAddress {
@@ -63,12 +65,17 @@ export interface Collector {
   off<E extends LifecycleEventName>(event: E, handler: LifecycleEvents[E]): void;
   /** The `node:http` request handler (API, metrics, status page), usable without listening. */
   readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Answers a web `Request` in process, without a port (as hono's `app.request()`): a path such as
+   * `"/api/v1/sessions"` or a full `Request`. The response resolves with its head; its body streams.
+   */
+  request(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** The HTTP server that carries the API and the `/ws` endpoint. */
   readonly server: Server;
   /** This collector's Prometheus registry. */
   readonly metrics: Registry;
-  /** The store in use. */
-  readonly store: SessionStore;
+  /** The persistence port in use. */
+  readonly store: SessionPersistence;
   readonly options: Readonly<ResolvedOptions>;
 }
 
@@ -90,6 +97,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
       tombstoneTtlMs: o.resumeMaxAgeMs,
+      scheduler: o.scheduler,
       maxTombstones: o.maxTombstones,
       now,
       onWarning: (message, error) => log("warn", message, { err: error }),
@@ -106,13 +114,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     credentials,
     identity: new IdentityVerifier(o.identitySecret, now),
     userAgents,
-    emitter,
+    framer: messageFramer,
     clock,
-    toInfo: toSessionInfo,
     pageGraceMs: o.pageGraceMs,
     sessionTimeoutMs: o.sessionTimeoutMs,
-    heartbeatMs: o.heartbeatMs,
-    idleTimeoutMs: o.idleTimeoutMs,
     resumeMaxAgeMs: o.resumeMaxAgeMs,
     maxPayloadDepth: o.maxPayloadDepth,
     maxMessageBytes: o.maxMessageBytes,
@@ -122,6 +127,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const transport = new AgentTransport({
     model,
     clock,
+    scheduler: o.scheduler,
     allowedOrigins: o.allowedOrigins,
     trustProxy: o.trustProxy,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
@@ -133,31 +139,43 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxMessagesPerWindow: o.maxMessagesPerWindow,
     rateWindowMs: o.rateWindowMs,
     heartbeatMs: o.heartbeatMs,
+    idleTimeoutMs: o.idleTimeoutMs,
     keepaliveMs: o.keepaliveMs,
     resolutionMs: o.sweepIntervalMs,
     log,
   });
-  const queries = new SessionQueries(store, clock, userAgents);
+  // The change feed's consumers, besides the persistence port (the model's own first consumer).
+  model.feed.subscribe(new HooksConsumer(emitter, toSessionInfo, now));
+  const queries = new SessionQueries(model.index, model.feed, clock, userAgents);
+  const resolveAddress = createAddressResolver(o.trustProxy);
   const events = new EventHub({
     queries,
     clock,
+    scheduler: o.scheduler,
     coalesceMs: o.sseCoalesceMs,
     heartbeatMs: o.sseHeartbeatMs,
     maxBufferBytes: o.sseMaxBufferBytes,
     stallMs: o.sseStallMs,
     maxSubscribers: o.sseMaxSubscribers,
     maxSubscribersPerAddress: o.sseMaxSubscribersPerIp,
-    addressOf: createAddressResolver(o.trustProxy),
+    addressKeyOf: (req) => limitKey(resolveAddress(req)),
     log,
   });
-  model.observe(events);
   const httpStats = { connectionsRefused: 0, badRequests: 0 };
-  const metrics = createMetrics({ model, transport, events, store: storeStats, http: httpStats, maxProjectLabels: o.maxProjectLabels });
+  const metrics = createMetrics({
+    queries,
+    totals: new SessionTotals(model.feed),
+    transport,
+    events,
+    store: storeStats,
+    http: httpStats,
+    maxProjectLabels: o.maxProjectLabels,
+  });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
   let closing: Promise<void> | null = null;
-  let sweepTimer: ReturnType<typeof setInterval> | null = null;
+  let sweepTimer: TimerHandle | null = null;
   let listening: CollectorAddress | null = null;
 
   const collectorApi = {
@@ -178,8 +196,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     metrics,
     statusPage: new StatusPage(o.statusPageDir),
     apiToken: o.apiToken,
-    allowedHosts: o.allowedHosts,
-    boundHost: o.host,
     maxMessageBytes: o.maxMessageBytes,
     now,
     notReadyReason: async () => {
@@ -190,6 +206,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     log,
   });
 
+  const clientErrors = new ClientErrorLog(log, now);
   // Slowloris: partial headers, slow bodies and idle keep-alives are cut off, every address holds a
   // bounded number of HTTP connections, and the server as a whole a bounded number of sockets.
   const server = createServer(
@@ -199,17 +216,19 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       keepAliveTimeout: o.keepAliveTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, o.headersTimeoutMs),
     },
-    handleRequest,
+    // DNS rebinding: only allowed Host names reach the API over the network.
+    withHostCheck(handleRequest, createHostCheck(o.allowedHosts, o.host), clientErrors),
   );
   server.maxConnections = o.maxConnections;
   const connectionGuard = new ConnectionGuard({
     maxPerAddress: o.maxHttpConnectionsPerIp,
     trustProxy: o.trustProxy,
+    keyOf: limitKey,
     onRefused: () => httpStats.connectionsRefused++,
   });
   connectionGuard.attach(server);
   server.on("drop", () => httpStats.connectionsRefused++);
-  const clientErrors = new ClientErrorLog(log, now);
+  const request = createInjector(handleRequest);
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/ws") {
@@ -235,7 +254,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     await model.start();
     transport.start();
     let pruning = false;
-    sweepTimer = setInterval(() => {
+    sweepTimer = o.scheduler.setInterval(() => {
       try {
         transport.tick();
         model.tick();
@@ -243,7 +262,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
         log("error", "a lifecycle sweep failed", { err: error });
       }
       // Expired tombstones are forgotten a bounded batch at a time, one prune in flight at most.
-      if (store.prune !== undefined && !pruning) {
+      if (!pruning) {
         pruning = true;
         store
           .prune()
@@ -251,7 +270,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
           .finally(() => (pruning = false));
       }
     }, o.sweepIntervalMs);
-    sweepTimer.unref();
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       server.once("error", onError);
@@ -281,7 +299,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     state = "draining";
     await transport.close();
     model.stop();
-    if (sweepTimer !== null) clearInterval(sweepTimer);
+    if (sweepTimer !== null) o.scheduler.clear(sweepTimer);
     sweepTimer = null;
     events.close();
     if (wasStarted) await store.close();
@@ -321,6 +339,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     on: (event, handler) => emitter.on(event, handler),
     off: (event, handler) => emitter.off(event, handler),
     handleRequest,
+    request,
     server,
     metrics,
     store,
@@ -328,7 +347,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   };
 }
 
-async function pingStore(store: SessionStore): Promise<string | null> {
+async function pingStore(store: SessionPersistence): Promise<string | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([

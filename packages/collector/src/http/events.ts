@@ -1,16 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Clock } from "../options.js";
-import { toSessionInfo } from "../query/info.js";
-import type { SessionQueries } from "../query/index.js";
-import type { SessionObserver } from "../sessions/model.js";
-import type { Session } from "../sessions/session.js";
-import type { SessionEndReason, SessionRecord, StoreQuery } from "../store/types.js";
-import { limitKey } from "../transport/address.js";
+import type { Clock, Scheduler, TimerHandle } from "../options.js";
+import {
+  MATCH_ALL,
+  toSessionInfo,
+  type SessionEndReason,
+  type SessionQueries,
+  type SessionQuery,
+  type SessionRecord,
+} from "../query/index.js";
 import { CHUNK_CHARS, sendError, waitForDrain } from "./respond.js";
 
 export interface EventHubOptions {
   queries: SessionQueries;
   clock: Clock;
+  /** Runs the coalescing flush and the comment heartbeats. */
+  scheduler: Scheduler;
   /** Changes of one session are sent at most once per this interval. */
   coalesceMs: number;
   /** Comment lines this often keep proxies from closing idle streams. */
@@ -26,15 +30,18 @@ export interface EventHubOptions {
   maxSubscribers?: number;
   /** Subscribers per client address, IPv6 by /64 (429 beyond). Default 16. */
   maxSubscribersPerAddress?: number;
-  /** The client address of a request (through trusted proxies). Default: the socket's peer. */
-  addressOf?: (req: IncomingMessage) => string;
+  /**
+   * The key a request's client counts under for the per-address cap: its address through trusted
+   * proxies, IPv6 by /64 (server.ts hands the transport's). Default: the socket's peer address.
+   */
+  addressKeyOf?: (req: IncomingMessage) => string;
   log: (level: "warn" | "info" | "debug", message: string, details?: Record<string, unknown>) => void;
 }
 
 /** Why a session left a subscriber's view: its end reason, or `filtered` when it no longer matches. */
 export type RemoveReason = SessionEndReason | "filtered";
 
-type Pending = { session: Session; removed: SessionEndReason | null };
+type Pending = { session: SessionRecord; removed: SessionEndReason | null };
 
 /** The event texts of one change, serialised once for every subscriber that gets them. */
 interface Texts {
@@ -48,11 +55,11 @@ class Subscriber {
   /** Changes that arrived while the snapshot was being written. */
   backlog: Map<string, Pending> | null = new Map();
   /** Set while a write waits for the socket to drain; the subscriber is dropped when it fires. */
-  stallTimer: ReturnType<typeof setTimeout> | null = null;
+  stallTimer: TimerHandle | null = null;
 
   constructor(
     readonly res: ServerResponse,
-    readonly query: StoreQuery,
+    readonly query: SessionQuery,
     readonly addressKey: string,
   ) {}
 
@@ -63,10 +70,11 @@ class Subscriber {
 
 /**
  * `GET /api/v1/events`: a snapshot of the matching sessions, then `upsert` and `remove` events.
- * Changes are coalesced per session (at most one per `coalesceMs`); a subscriber that cannot keep
- * up is dropped once its unsent output passes `maxBufferBytes`, so memory stays bounded.
+ * It watches the query layer (`queries.watch`) while it has subscribers. Changes are coalesced per
+ * session (at most one per `coalesceMs`); a subscriber that cannot keep up is dropped once its
+ * unsent output passes `maxBufferBytes`, so memory stays bounded.
  */
-export class EventHub implements SessionObserver {
+export class EventHub {
   readonly subscribers = new Set<Subscriber>();
   dropped = 0;
   /** Subscriptions refused by the caps. */
@@ -74,33 +82,27 @@ export class EventHub implements SessionObserver {
   readonly #o: EventHubOptions;
   readonly #perAddress = new Map<string, number>();
   #pending = new Map<string, Pending>();
-  #flushTimer: ReturnType<typeof setTimeout> | null = null;
-  #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  #flushTimer: TimerHandle | null = null;
+  #heartbeatTimer: TimerHandle | null = null;
   #closed = false;
+  #unwatch: (() => void) | null = null;
 
   constructor(options: EventHubOptions) {
     this.#o = options;
   }
 
-  changed(session: Session): void {
-    if (this.subscribers.size === 0) return;
-    const pending = this.#pending.get(session.id);
-    if (pending === undefined) this.#pending.set(session.id, { session, removed: null });
+  #onChange = (session: SessionRecord, removed: SessionEndReason | null): void => {
+    if (removed !== null) this.#pending.set(session.id, { session, removed });
+    else if (!this.#pending.has(session.id)) this.#pending.set(session.id, { session, removed: null });
     this.#scheduleFlush();
-  }
+  };
 
-  removed(session: Session, reason: SessionEndReason): void {
-    if (this.subscribers.size === 0) return;
-    this.#pending.set(session.id, { session, removed: reason });
-    this.#scheduleFlush();
-  }
-
-  async subscribe(req: IncomingMessage, res: ServerResponse, query: StoreQuery): Promise<void> {
+  async subscribe(req: IncomingMessage, res: ServerResponse, query: SessionQuery): Promise<void> {
     if (this.#closed) {
       res.writeHead(503).end();
       return;
     }
-    const addressKey = limitKey((this.#o.addressOf ?? ((r: IncomingMessage) => r.socket.remoteAddress ?? ""))(req));
+    const addressKey = this.#o.addressKeyOf?.(req) ?? req.socket.remoteAddress ?? "";
     if (this.subscribers.size >= (this.#o.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS)) {
       this.refused++;
       return sendError(res, 503, "too_many_subscribers", "the collector has as many event-stream subscribers as it serves", { "retry-after": "10" });
@@ -113,6 +115,8 @@ export class EventHub implements SessionObserver {
     this.#perAddress.set(addressKey, fromAddress + 1);
     const subscriber = new Subscriber(res, query, addressKey);
     this.subscribers.add(subscriber);
+    // One watch of every session for all subscribers; each is filtered at delivery.
+    this.#unwatch ??= this.#o.queries.watch(MATCH_ALL, this.#onChange);
     this.#startHeartbeats();
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
@@ -124,7 +128,7 @@ export class EventHub implements SessionObserver {
     res.socket?.setNoDelay(true);
     const remove = (): void => this.#forget(subscriber);
     res.on("drain", () => {
-      if (subscriber.stallTimer !== null) clearTimeout(subscriber.stallTimer);
+      if (subscriber.stallTimer !== null) this.#o.scheduler.clear(subscriber.stallTimer);
       subscriber.stallTimer = null;
     });
     req.on("close", remove);
@@ -149,12 +153,14 @@ export class EventHub implements SessionObserver {
   /** Ends every stream (shutdown). */
   close(): void {
     this.#closed = true;
-    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
-    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    if (this.#flushTimer !== null) this.#o.scheduler.clear(this.#flushTimer);
+    if (this.#heartbeatTimer !== null) this.#o.scheduler.clear(this.#heartbeatTimer);
     this.#flushTimer = null;
     this.#heartbeatTimer = null;
+    this.#unwatch?.();
+    this.#unwatch = null;
     for (const subscriber of this.subscribers) {
-      if (subscriber.stallTimer !== null) clearTimeout(subscriber.stallTimer);
+      if (subscriber.stallTimer !== null) this.#o.scheduler.clear(subscriber.stallTimer);
       subscriber.res.end();
     }
     this.subscribers.clear();
@@ -197,28 +203,26 @@ export class EventHub implements SessionObserver {
    */
   #write(subscriber: Subscriber, text: string): void {
     if (subscriber.res.write(text) || subscriber.stallTimer !== null) return;
-    subscriber.stallTimer = setTimeout(() => this.#drop(subscriber, "it stopped reading"), this.#stallMs);
-    subscriber.stallTimer.unref();
+    subscriber.stallTimer = this.#o.scheduler.setTimeout(() => this.#drop(subscriber, "it stopped reading"), this.#stallMs);
   }
 
   #forget(subscriber: Subscriber): void {
-    if (subscriber.stallTimer !== null) clearTimeout(subscriber.stallTimer);
+    if (subscriber.stallTimer !== null) this.#o.scheduler.clear(subscriber.stallTimer);
     subscriber.stallTimer = null;
     if (this.subscribers.delete(subscriber)) {
       const count = this.#perAddress.get(subscriber.addressKey) ?? 0;
       if (count <= 1) this.#perAddress.delete(subscriber.addressKey);
       else this.#perAddress.set(subscriber.addressKey, count - 1);
     }
-    this.#stopHeartbeatsIfIdle();
+    this.#stopIfIdle();
   }
 
   #scheduleFlush(): void {
     if (this.#flushTimer !== null || this.#closed) return;
-    this.#flushTimer = setTimeout(() => {
+    this.#flushTimer = this.#o.scheduler.setTimeout(() => {
       this.#flushTimer = null;
       this.#flush();
     }, this.#o.coalesceMs);
-    this.#flushTimer.unref();
   }
 
   #flush(): void {
@@ -245,11 +249,11 @@ export class EventHub implements SessionObserver {
     const { session, removed } = change;
     const id = session.id;
     let text: string | null = null;
-    if (removed === null && !session.ended && matches(subscriber.query, session)) {
+    if (removed === null && this.#o.queries.matches(subscriber.query, session)) {
       subscriber.known.add(id);
       text = texts.upsert ??= `event: upsert\ndata: ${JSON.stringify(toSessionInfo(session, now))}\n\n`;
     } else if (subscriber.known.delete(id)) {
-      const reason: RemoveReason = removed ?? (session.ended ? "ended" : "filtered");
+      const reason: RemoveReason = removed ?? "filtered";
       texts.remove ??= new Map();
       text = texts.remove.get(reason) ?? `event: remove\ndata: ${JSON.stringify({ id, reason })}\n\n`;
       texts.remove.set(reason, text);
@@ -273,19 +277,22 @@ export class EventHub implements SessionObserver {
 
   #startHeartbeats(): void {
     if (this.#heartbeatTimer !== null) return;
-    this.#heartbeatTimer = setInterval(() => {
+    this.#heartbeatTimer = this.#o.scheduler.setInterval(() => {
       for (const subscriber of this.subscribers) {
         if (!subscriber.ready) continue; // the snapshot's own drain wait drops a stalled one
         this.#write(subscriber, ": ping\n\n");
         if (subscriber.res.writableLength > this.#o.maxBufferBytes) this.#drop(subscriber, "it is not reading");
       }
     }, this.#o.heartbeatMs);
-    this.#heartbeatTimer.unref();
   }
 
-  #stopHeartbeatsIfIdle(): void {
-    if (this.subscribers.size > 0 || this.#heartbeatTimer === null) return;
-    clearInterval(this.#heartbeatTimer);
+  /** With no subscriber left: stop watching (the heartbeat path is free again) and stop pinging. */
+  #stopIfIdle(): void {
+    if (this.subscribers.size > 0) return;
+    this.#unwatch?.();
+    this.#unwatch = null;
+    if (this.#heartbeatTimer === null) return;
+    this.#o.scheduler.clear(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
   }
 }
@@ -293,7 +300,3 @@ export class EventHub implements SessionObserver {
 const DEFAULT_STALL_MS = 5_000;
 const DEFAULT_MAX_SUBSCRIBERS = 1_000;
 const DEFAULT_MAX_SUBSCRIBERS_PER_ADDRESS = 16;
-
-function matches(query: StoreQuery, session: SessionRecord): boolean {
-  return (query.username.any || query.username.test(session.username)) && (query.project.any || query.project.test(session.project));
-}

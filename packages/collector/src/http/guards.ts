@@ -1,7 +1,7 @@
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { isIP, type Socket } from "node:net";
 import proxyAddr from "proxy-addr";
-import { limitKey } from "../transport/address.js";
+import { sendError } from "./respond.js";
 
 type Log = (level: "warn" | "error" | "info" | "debug", message: string, details?: Record<string, unknown>) => void;
 
@@ -39,6 +39,24 @@ export function createHostCheck(allowedHosts: readonly string[], boundHost: stri
   }
   const allowed = new Set(allowedHosts.map(hostName));
   return (req) => req.headers.host !== undefined && allowed.has(hostName(req.headers.host));
+}
+
+/**
+ * Wraps the request handler of a listening server with the Host allow-list: a request whose Host is
+ * not allowed gets 403 `host_not_allowed`. In-process requests (`collector.request`, a handler
+ * mounted elsewhere) do not go through it: no browser can be rebound to them.
+ */
+export function withHostCheck(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  allowed: (req: IncomingMessage) => boolean,
+  clientErrors: ClientErrorLog,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if (allowed(req)) return handler(req, res);
+    clientErrors.write("a request with a Host that is not allowed was refused", { host: req.headers.host ?? "(none)" });
+    sendError(res, 403, "host_not_allowed", "this Host is not served here (see --allowed-hosts)", { "x-content-type-options": "nosniff" });
+    req.resume();
+  };
 }
 
 /** Whether a request with a body declares it as JSON (`application/json`, any parameters). */
@@ -126,6 +144,8 @@ export interface ConnectionGuardOptions {
   maxPerAddress: number;
   /** Proxies (proxy-addr syntax) exempt from the per-address cap: every client comes through them. */
   trustProxy: readonly string[];
+  /** The key an address counts under (IPv6 by /64; server.ts hands the transport's `limitKey`). */
+  keyOf: (address: string) => string;
   /** Counts a refused connection (metrics). */
   onRefused: () => void;
 }
@@ -167,7 +187,7 @@ export class ConnectionGuard {
   #accept(socket: GuardedSocket): void {
     const address = socket.remoteAddress ?? "";
     if (this.#trusted !== null && this.#trusted(address, 0)) return;
-    const key = limitKey(address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address);
+    const key = this.#o.keyOf(address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address);
     const count = this.#counts.get(key) ?? 0;
     if (count >= this.#o.maxPerAddress) {
       this.#o.onRefused();

@@ -6,10 +6,9 @@ import { join } from "node:path";
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestAgent } from "../helpers/agent.js";
-import { eventually, tempDir } from "../helpers/collector.js";
+import { ManualClock, eventually, tempDir } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
-import { makeRecord } from "../store.contract.js";
-import { metricValue, rejected } from "./helpers.js";
+import { metricValue, rejected, seedSnapshot } from "./helpers.js";
 
 const BIN = join(import.meta.dirname, "..", "..", "bin", "sessionlens.js");
 
@@ -90,7 +89,7 @@ describe("faults: cuts, duplicates and reordering", () => {
         const truth = session.pages.reduce((sum, page) => sum + page.bytes, 0);
         expect(listed.find((info) => info.id === session.id)!.totalBytesSent).toBe(truth);
       }
-    }, 10_000);
+    }, { timeoutMs: 10_000 });
     expect(await t.collector.getSessionInfo()).toHaveLength(sessions.length);
   }, 60_000);
 });
@@ -157,7 +156,7 @@ describe("faults: SIGKILL under load, then restart", () => {
       await eventually(async () => {
         const snapshot = JSON.parse(await readFile(join(dir!.path, "sessions.json"), "utf8")) as { sessions: { id: string; closedPagesBytes: number }[] };
         for (const session of sessions) expect(snapshot.sessions.find((saved) => saved.id === session.id)?.closedPagesBytes).toBe(session.closedBytes);
-      }, 15_000);
+      }, { timeoutMs: 15_000 });
       const before = (await (await fetch(`${first.url}/api/v1/sessions`)).json()) as { id: string; uptime: number }[];
       child.kill("SIGKILL");
       await new Promise((resolve) => child!.once("exit", resolve));
@@ -191,6 +190,11 @@ describe("faults: SIGKILL under load, then restart", () => {
 });
 
 describe("faults: half-open clients and slow consumers", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+  afterEach(async () => {
+    await dir?.remove();
+    dir = undefined;
+  });
   const t = useCollector();
   const sockets: Socket[] = [];
   afterEach(() => {
@@ -213,8 +217,10 @@ describe("faults: half-open clients and slow consumers", () => {
   }, 20_000);
 
   it("a slow event-stream consumer and a slow HTTP client: memory bounded, others answered", async () => {
-    await t.start({ sseMaxBufferBytes: 256 * 1024, sseStallMs: 2_000, maxMessagesPerWindow: 100_000 });
-    for (let i = 0; i < 20_000; i++) await t.collector.store.put(makeRecord(`slow-${i}`, { userAgent: "U".repeat(400) }));
+    dir = await tempDir();
+    const clock = new ManualClock();
+    await seedSnapshot(dir.path, 20_000, clock.now(), "slow");
+    await t.start({ dataDir: dir.path, sessionTimeoutMs: 3_600_000, sseMaxBufferBytes: 256 * 1024, sseStallMs: 2_000, maxMessagesPerWindow: 100_000 }, clock);
     const heapBefore = process.memoryUsage().heapUsed;
     const { port } = new URL(t.url);
     const slow = async (path: string) => {
@@ -236,7 +242,7 @@ describe("faults: half-open clients and slow consumers", () => {
     }
     watcher.heartbeat(5);
     await eventually(async () => expect((await t.collector.getSession(watcher.welcome!.sessionId))!.totalBytesSent).toBe(5));
-    await eventually(async () => expect(await metricValue(t.collector, "sessionlens_sse_dropped_total")).toBe(1), 15_000);
+    await eventually(async () => expect(await metricValue(t.collector, "sessionlens_sse_dropped_total")).toBe(1), { timeoutMs: 15_000 });
     // The whole list is about 15 MB of JSON per slow client: none of it is held beyond a few chunks.
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(100 * 1024 * 1024);
   }, 60_000);

@@ -14,7 +14,7 @@ import { TestAgent } from "../helpers/agent.js";
 import { ManualClock, eventually, silentLogger, tempDir } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 import { SseReader } from "../helpers/sse.js";
-import { makeRecord } from "../store.contract.js";
+import { seedSnapshot } from "./helpers.js";
 
 /** A pino logger that keeps every line it writes. */
 function capturingLogger() {
@@ -161,6 +161,11 @@ describe("finding 3: a bad request line", () => {
 });
 
 describe("finding 4: event-stream fan-out", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+  afterEach(async () => {
+    await dir?.remove();
+    dir = undefined;
+  });
   const t = useCollector();
   const sockets: Socket[] = [];
   afterEach(() => {
@@ -206,14 +211,17 @@ describe("finding 4: event-stream fan-out", () => {
   });
 
   it("drops a subscriber that stops reading within seconds, whatever the kernel buffers absorb", async () => {
-    await t.start({ sseStallMs: 500, sseMaxBufferBytes: 64 * 1024 * 1024 });
-    // A snapshot far larger than loopback socket buffers hold (about 25 MB).
-    for (let i = 0; i < 30_000; i++) await t.collector.store.put(makeRecord(`s${i}`, { userAgent: "U".repeat(512) }));
+    // A snapshot far larger than loopback socket buffers hold (about 20 MB), restored at start.
+    dir = await tempDir();
+    const clock = new ManualClock();
+    await seedSnapshot(dir.path, 30_000, clock.now());
+    await t.start({ dataDir: dir.path, sessionTimeoutMs: 3_600_000, sseStallMs: 500, sseMaxBufferBytes: 64 * 1024 * 1024 }, clock);
+    expect((await t.collector.getSessionInfo()).length).toBe(30_000);
     const socket = await rawSocket(t.url);
     sockets.push(socket);
     socket.write("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     socket.pause();
-    await eventually(async () => expect(await metric(t.url, "sessionlens_sse_dropped_total")).toBe(1), 15_000);
+    await eventually(async () => expect(await metric(t.url, "sessionlens_sse_dropped_total")).toBe(1), { timeoutMs: 15_000 });
     expect(await metric(t.url, "sessionlens_sse_subscribers")).toBe(0);
   }, 30_000);
 });

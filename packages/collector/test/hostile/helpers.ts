@@ -3,7 +3,9 @@ import type { CollectorMessage } from "@sessionlens/shared";
 import { pino, type Logger } from "pino";
 import { expect } from "vitest";
 import type { Collector } from "@sessionlens/collector";
+import { SnapshotFile } from "../../src/store/snapshot.js";
 import type { TestAgent } from "../helpers/agent.js";
+import { makeRecord } from "../store.contract.js";
 
 /** Long variants (10-minute soak, full-size load) run only with SESSIONLENS_SOAK=1. */
 export const SOAK = process.env["SESSIONLENS_SOAK"] === "1";
@@ -55,4 +57,14 @@ export async function expectUntouched(collector: Collector, bystander: TestAgent
     const after = (await collector.getSessionInfo()).find((session) => session.id === id);
     expect(after!.totalBytesSent).toBe(before!.totalBytesSent + 7);
   });
+}
+
+/**
+ * Writes a snapshot of `count` sessions into `dataDir`, so a collector started on it restores them
+ * at once (far faster than connecting that many agents). Each has no page and a 400-character user
+ * agent; `createdAt`/`lastCommAt` are `now`.
+ */
+export async function seedSnapshot(dataDir: string, count: number, now: number, prefix = "seeded"): Promise<void> {
+  const records = Array.from({ length: count }, (_, i) => makeRecord(`${prefix}-${i}`, { userAgent: "U".repeat(400), createdAt: now, lastCommAt: now }));
+  await new SnapshotFile(dataDir).write(records, new Map(), 0, now, 1);
 }
