@@ -240,6 +240,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     transport.handleUpgrade(req, socket, head);
   });
   server.on("clientError", (error: Error & { code?: string }, socket) => {
+    // A peer that reset its connection sent nothing wrong: nothing to answer or count.
+    if (error.code === "ECONNRESET") return void socket.destroy();
     httpStats.badRequests++;
     clientErrors.write("a malformed HTTP request was refused", { code: error.code ?? "unknown", address: (socket as Socket).remoteAddress ?? "" });
     const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";

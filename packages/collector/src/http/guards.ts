@@ -67,11 +67,6 @@ export function isJsonContentType(req: IncomingMessage): boolean {
   return essence === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(essence);
 }
 
-/** Whether a request carries a body (a positive length, or chunked). */
-export function hasBody(req: IncomingMessage): boolean {
-  return Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-}
-
 /** Characters of any one string field kept in a client-error log line. */
 const FIELD_CHARS = 200;
 
