@@ -187,6 +187,28 @@ describe("faults: SIGKILL under load, then restart", () => {
       clearInterval(load);
     }
   }, 60_000);
+
+  it("a DELETE followed at once by SIGKILL: the session does not come back", async () => {
+    dir = await tempDir();
+    const first = await startChild(dir.path);
+    child = first.child;
+    const page = new TruthPage("closed-then-killed", 1_764_000_000_000);
+    const agent = await reconnect(first.wsUrl, page, null);
+    agents.push(agent);
+    const { sessionId, resume } = agent.welcome!;
+    expect((await fetch(`${first.url}/api/v1/sessions/${sessionId}`, { method: "DELETE" })).status).toBe(204);
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child!.once("exit", resolve));
+    await Promise.all(agents.splice(0).map((open) => open.drop()));
+
+    const second = await startChild(dir.path);
+    child = second.child;
+    const back = await reconnect(second.wsUrl, page, resume);
+    agents.push(back);
+    expect(back.welcome!.sessionId).not.toBe(sessionId);
+    const listed = (await (await fetch(`${second.url}/api/v1/sessions`)).json()) as { id: string }[];
+    expect(listed.map((session) => session.id)).not.toContain(sessionId);
+  }, 60_000);
 });
 
 describe("faults: half-open clients and slow consumers", () => {
