@@ -188,7 +188,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     closePage: async (id: string, pageId: string, message?: string) => model.closePage(id, pageId, message),
   };
 
+  // One budget of client-error log lines for the server and the API together.
+  const clientErrors = new ClientErrorLog(log, now);
   const handleRequest = createHttpHandler({
+    clientErrors,
     queries,
     ...collectorApi,
     sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId),
@@ -206,7 +209,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     log,
   });
 
-  const clientErrors = new ClientErrorLog(log, now);
   // Slowloris: partial headers, slow bodies and idle keep-alives are cut off, every address holds a
   // bounded number of HTTP connections, and the server as a whole a bounded number of sockets.
   const server = createServer(

@@ -19,6 +19,8 @@ export interface HttpDependencies {
   statusPage: StatusPage;
   apiToken: string | undefined;
   maxMessageBytes: number;
+  /** Where bad client input is logged (capped and rate-limited); shared with the server's own. */
+  clientErrors?: ClientErrorLog;
   now(): number;
   /** Null when ready, else why not. */
   notReadyReason(): Promise<string | null>;
@@ -53,7 +55,7 @@ export interface Route {
  */
 export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   const authorized = createBearerCheck(deps.apiToken);
-  const clientErrors = new ClientErrorLog(deps.log, deps.now);
+  const clientErrors = deps.clientErrors ?? new ClientErrorLog(deps.log, deps.now);
   const table = routes(deps).map((route) => ({ route, segments: route.path.split("/").slice(1) }));
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
