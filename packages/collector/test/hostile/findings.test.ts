@@ -255,6 +255,17 @@ describe("finding 5: HTTP slowloris", () => {
     const answer = await rawExchange(t.url, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a", 10_000);
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
   }, 20_000);
+
+  it("cuts off a request whose body never finishes (408)", async () => {
+    await t.start({ requestTimeoutMs: 1_500, headersTimeoutMs: 1_000 });
+    const agent = await t.join();
+    const slowBody =
+      `POST /api/v1/sessions/${agent.welcome!.sessionId}/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+      'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"type":"x",';
+    const answer = await rawExchange(t.url, slowBody, 10_000);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(agent.frames.filter((frame) => frame.type === "message")).toEqual([]);
+  }, 20_000);
 });
 
 describe("finding 6: DNS rebinding and CSRF", () => {
