@@ -9,6 +9,7 @@ import { CLOSE_CODES } from "@sessionlens/shared";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createCollector } from "@sessionlens/collector";
+import { SessionQueries } from "../../src/query/index.js";
 import { ResumeCredentials } from "../../src/sessions/credentials.js";
 import { TestAgent } from "../helpers/agent.js";
 import { ManualClock, eventually, silentLogger, tempDir } from "../helpers/collector.js";
@@ -199,11 +200,11 @@ describe("finding 4: event-stream fan-out", () => {
     const readers = await Promise.all(Array.from({ length: 20 }, () => SseReader.open(`${t.url}/api/v1/events`)));
     try {
       await Promise.all(readers.map((reader) => reader.waitFor((event) => event.type === "snapshot")));
-      const stringify = vi.spyOn(JSON, "stringify");
+      const serialise = vi.spyOn(SessionQueries.prototype, "sessionJson");
       agent.report("/changed", 500);
       await Promise.all(readers.map((reader) => reader.waitFor((event) => event.type === "upsert" && JSON.parse(event.data).totalBytesSent === 500)));
-      const ofThisSession = stringify.mock.calls.filter(([value]) => typeof value === "object" && value !== null && (value as { id?: unknown }).id === id);
-      stringify.mockRestore();
+      const ofThisSession = serialise.mock.calls.filter(([session]) => session.id === id);
+      serialise.mockRestore();
       expect(ofThisSession).toHaveLength(1);
     } finally {
       for (const reader of readers) reader.close();
