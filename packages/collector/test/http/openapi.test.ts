@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
@@ -70,6 +71,23 @@ async function expectDocumented(response: Response, method: string, pathTemplate
   const body = (await response.json()) as unknown;
   expectValid(schemaAt(`${pointer}/content/application~1json/schema`), body, `${method} ${pathTemplate} ${status}`);
   return body;
+}
+
+/** A GET with another Host header (fetch may not set one), as a Response. */
+function withHost(url: string, host: string): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { host } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) if (typeof value === "string") headers.set(name, value);
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode!, headers }));
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 describe("openapi.json", () => {
@@ -199,6 +217,22 @@ describe("a live collector's answers validate against openapi.json", () => {
         "too_large",
       ],
       [await api("/api/v1/stats?since=soon"), "GET", "/api/v1/stats", 400, "bad_request"],
+      [
+        await api(`/api/v1/sessions/${id}/messages`, { method: "POST", headers: { "content-type": "text/plain" }, body: '{"type":"x"}' }),
+        "POST",
+        "/api/v1/sessions/{id}/messages",
+        415,
+        "unsupported_media_type",
+      ],
+      [
+        await api(`/api/v1/sessions/${id}`, { method: "DELETE", headers: { "content-type": "text/plain" }, body: "bye" }),
+        "DELETE",
+        "/api/v1/sessions/{id}",
+        415,
+        "unsupported_media_type",
+      ],
+      [await withHost(`${t.url}/api/v1/sessions`, "rebound.example"), "GET", "/api/v1/sessions", 403, "host_not_allowed"],
+      [await withHost(`${t.url}/healthz`, "rebound.example"), "GET", "/healthz", 403, "host_not_allowed"],
       [await api("/ws"), "GET", "/ws", 426, "upgrade_required"],
     ];
     for (const [response, method, path, status, code] of cases) {
@@ -219,6 +253,27 @@ describe("a live collector's answers validate against openapi.json", () => {
     }
     const allowed = await fetch(`${locked.url}/api/v1/sessions`, { headers: { authorization: "Bearer s3cret" } });
     await expectDocumented(allowed, "GET", "/api/v1/sessions");
+  });
+
+  it("the event stream's refusals: 429 per address and 503 in all", async () => {
+    await t.start({ sseMaxSubscribersPerIp: 1, sseMaxSubscribers: 2 });
+    const first = await SseReader.open(`${t.url}/api/v1/events`);
+    try {
+      const perAddress = await api("/api/v1/events");
+      expect(perAddress.status).toBe(429);
+      expect(((await expectDocumented(perAddress, "GET", "/api/v1/events")) as { error: { code: string } }).error.code).toBe("too_many_subscribers");
+    } finally {
+      first.close();
+    }
+    const full = await t.start({ sseMaxSubscribers: 1 });
+    const only = await SseReader.open(`${full.url}/api/v1/events`);
+    try {
+      const response = await fetch(`${full.url}/api/v1/events`);
+      expect(response.status).toBe(503);
+      expect(((await expectDocumented(response, "GET", "/api/v1/events")) as { error: { code: string } }).error.code).toBe("too_many_subscribers");
+    } finally {
+      only.close();
+    }
   });
 
   it("the event stream's snapshot, upsert and remove payloads", async () => {
