@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { SessionStore } from "./store/types.js";
+import type { SessionPersistence } from "./store/port.js";
 
 /** A source of wall-clock time in milliseconds; injected so tests can fake time. */
 export interface Clock {
@@ -15,10 +15,10 @@ export interface CollectorOptions {
   /** Port to listen on; 0 picks a free one. Default `8787`. */
   port?: number;
   /**
-   * Where sessions are kept. Default: the embedded in-memory store, made durable in `dataDir`.
-   * Pass any `SessionStore` to use another backend.
+   * Where session state is persisted. Default: the embedded store, durable in `dataDir`. Pass any
+   * `SessionPersistence` subclass to use another backend.
    */
-  store?: SessionStore;
+  store?: SessionPersistence;
   /**
    * Folder for the resume secret and the store snapshot. `null` keeps nothing on disk (a restart
    * then forgets every session and the resume secret). Default `".sessionlens"` (relative to the
@@ -100,7 +100,7 @@ export interface CollectorOptions {
 /** Options with every default applied. */
 export interface ResolvedOptions
   extends Required<Omit<CollectorOptions, "store" | "secret" | "identitySecret" | "apiToken" | "logger" | "dataDir">> {
-  store: SessionStore | undefined;
+  store: SessionPersistence | undefined;
   dataDir: string | null;
   secret: string | undefined;
   identitySecret: string | undefined;

@@ -13,14 +13,15 @@ import { normaliseFilter } from "./query/filter.js";
 import { SessionQueries, type SessionDetails } from "./query/index.js";
 import { toSessionInfo } from "./query/info.js";
 import { ResumeCredentials } from "./sessions/credentials.js";
-import { LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/events.js";
+import { HooksConsumer, LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/hooks.js";
 import { IdentityVerifier } from "./sessions/identity.js";
 import { SessionModel } from "./sessions/model.js";
 import { loadResumeSecret } from "./sessions/secret.js";
 import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
-import type { SessionStore } from "./store/types.js";
+import type { SessionPersistence } from "./store/port.js";
 import { AgentTransport } from "./transport/agents.js";
+import { messageFramer } from "./transport/frames.js";
 
 /** Where a listening collector can be reached. */
 export interface CollectorAddress {
@@ -65,8 +66,8 @@ export interface Collector {
   readonly server: Server;
   /** This collector's Prometheus registry. */
   readonly metrics: Registry;
-  /** The store in use. */
-  readonly store: SessionStore;
+  /** The persistence port in use. */
+  readonly store: SessionPersistence;
   readonly options: Readonly<ResolvedOptions>;
 }
 
@@ -99,13 +100,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     credentials,
     identity: new IdentityVerifier(o.identitySecret, now),
     userAgents,
-    emitter,
+    framer: messageFramer,
     clock,
-    toInfo: toSessionInfo,
     pageGraceMs: o.pageGraceMs,
     sessionTimeoutMs: o.sessionTimeoutMs,
-    heartbeatMs: o.heartbeatMs,
-    idleTimeoutMs: o.idleTimeoutMs,
     resumeMaxAgeMs: o.resumeMaxAgeMs,
     maxPayloadDepth: o.maxPayloadDepth,
     maxMessageBytes: o.maxMessageBytes,
@@ -124,11 +122,14 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxMessagesPerWindow: o.maxMessagesPerWindow,
     rateWindowMs: o.rateWindowMs,
     heartbeatMs: o.heartbeatMs,
+    idleTimeoutMs: o.idleTimeoutMs,
     keepaliveMs: o.keepaliveMs,
     resolutionMs: o.sweepIntervalMs,
     log,
   });
-  const queries = new SessionQueries(store, clock, userAgents);
+  // The change feed's consumers, besides the persistence port (the model's own first consumer).
+  model.feed.subscribe(new HooksConsumer(emitter, toSessionInfo, now));
+  const queries = new SessionQueries(model.index, model.feed, clock, userAgents);
   const events = new EventHub({
     queries,
     clock,
@@ -137,8 +138,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxBufferBytes: o.sseMaxBufferBytes,
     log,
   });
-  model.observe(events);
-  const metrics = createMetrics({ model, transport, events, maxProjectLabels: o.maxProjectLabels });
+  const metrics = createMetrics({ queries, sessionStats: model.stats, transport, events, maxProjectLabels: o.maxProjectLabels });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
@@ -198,7 +198,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
         log("error", "a lifecycle sweep failed", { err: error });
       }
       // Expired tombstones are forgotten a bounded batch at a time, one prune in flight at most.
-      if (store.prune !== undefined && !pruning) {
+      if (!pruning) {
         pruning = true;
         store
           .prune()
@@ -280,7 +280,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   };
 }
 
-async function pingStore(store: SessionStore): Promise<string | null> {
+async function pingStore(store: SessionPersistence): Promise<string | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([

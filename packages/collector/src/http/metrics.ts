@@ -1,10 +1,25 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import type { SessionModel } from "../sessions/model.js";
-import type { TransportStats } from "../transport/agents.js";
+import type { SessionQueries } from "../query/index.js";
+
+/** Counts the session model keeps (plain numbers bumped on hot paths, read at scrape time). */
+export interface SessionStatsSource {
+  frames: Record<string, number>;
+  bytesReported: number;
+  sessionsStarted: number;
+  sessionsEnded: Record<string, number>;
+}
+
+/** Counts the agents' transport keeps. */
+export interface TransportStatsSource {
+  stats: { connectionsOpened: number; connectionsClosed: Map<number, number>; rejected: Map<string, number> };
+  connections: { size: number };
+}
 
 export interface MetricsSources {
-  model: SessionModel;
-  transport: { stats: TransportStats; connections: { size: number } };
+  /** Session and page counts are read through the query layer. */
+  queries: Pick<SessionQueries, "tally">;
+  sessionStats: SessionStatsSource;
+  transport: TransportStatsSource;
   events: { subscribers: { size: number }; dropped: number };
   maxProjectLabels: number;
 }
@@ -26,7 +41,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     }
     return metrics();
   };
-  const { model, transport, events } = sources;
+  const { queries, sessionStats, transport, events } = sources;
   const projectLabels = new ProjectLabels(sources.maxProjectLabels);
 
   new Gauge({
@@ -36,7 +51,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [key, value] of countBy(model, projectLabels, false)) this.set(labelsOf(key), value);
+      for (const [key, value] of countBy(queries, projectLabels, false)) this.set(labelsOf(key), value);
     },
   });
   new Gauge({
@@ -46,7 +61,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [key, value] of countBy(model, projectLabels, true)) this.set(labelsOf(key), value);
+      for (const [key, value] of countBy(queries, projectLabels, true)) this.set(labelsOf(key), value);
     },
   });
   new Counter({
@@ -56,7 +71,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [type, value] of Object.entries(model.stats.frames)) this.inc({ type }, value);
+      for (const [type, value] of Object.entries(sessionStats.frames)) this.inc({ type }, value);
     },
   });
   new Counter({
@@ -65,7 +80,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(model.stats.bytesReported);
+      this.inc(sessionStats.bytesReported);
     },
   });
   new Counter({
@@ -74,7 +89,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(model.stats.sessionsStarted);
+      this.inc(sessionStats.sessionsStarted);
     },
   });
   new Counter({
@@ -84,7 +99,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, value] of Object.entries(model.stats.sessionsEnded)) this.inc({ reason }, value);
+      for (const [reason, value] of Object.entries(sessionStats.sessionsEnded)) this.inc({ reason }, value);
     },
   });
   new Counter({
@@ -159,11 +174,11 @@ class ProjectLabels {
   }
 }
 
-function countBy(model: SessionModel, projects: ProjectLabels, pages: boolean): Map<string, number> {
+function countBy(queries: Pick<SessionQueries, "tally">, projects: ProjectLabels, pages: boolean): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const session of model.sessions.values()) {
-    const key = `${session.scope}\u0000${projects.label(session.project)}`;
-    counts.set(key, (counts.get(key) ?? 0) + (pages ? session.pages.size : 1));
+  for (const tally of queries.tally()) {
+    const key = `${tally.scope}\u0000${projects.label(tally.project)}`;
+    counts.set(key, (counts.get(key) ?? 0) + (pages ? tally.pages : tally.sessions));
   }
   return counts;
 }

@@ -1,11 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SessionFilter } from "@sessionlens/shared";
 import type { Registry } from "prom-client";
-import { compileQuery } from "../query/filter.js";
-import { toSessionInfo } from "../query/info.js";
-import type { SessionQueries } from "../query/index.js";
-import { CommandError } from "../sessions/model.js";
-import type { SessionRecord } from "../store/types.js";
+import { CommandError, compileQuery, toSessionInfo, type SessionQueries, type SessionRecord } from "../query/index.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
@@ -97,7 +93,7 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
 
     if (id === undefined || id === "") {
       if (!allow(res, method, ["GET", "HEAD"])) return;
-      return streamSessions(res, await deps.queries.records(filter), deps.now(), method === "HEAD");
+      return streamSessions(res, deps.queries.records(filter), deps.now(), method === "HEAD");
     }
     if (sub === undefined) {
       if (!allow(res, method, ["GET", "HEAD", "DELETE"])) return;

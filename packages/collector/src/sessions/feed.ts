@@ -23,6 +23,8 @@ export const Changed = {
   pageLeftClosed: 1 << 7,
   /** A page's socket dropped: its grace period started. */
   pageDisconnected: 1 << 8,
+  /** A page's socket connected (a hello: a new page, or one that reconnected). */
+  pageConnected: 1 << 12,
   /** Username or `authorized` changed. */
   identity: 1 << 9,
   /** A verified identity was taken up (with `identity`). */
@@ -39,7 +41,7 @@ export const PAGE_LEFT = Changed.pageLeftBye | Changed.pageLeftGrace | Changed.p
 
 /** Changes a persistence port must `put` (everything but counters and connection state). */
 export const STRUCTURAL =
-  Changed.created | Changed.restored | Changed.path | Changed.pageOpened | PAGE_LEFT | Changed.identity;
+  Changed.created | Changed.restored | Changed.path | Changed.pageOpened | Changed.pageConnected | PAGE_LEFT | Changed.identity;
 
 /** The page-end reason an upsert's page-left bit stands for, or null. */
 export function pageEndReasonOf(changed: ChangeSet): PageEndReason | null {

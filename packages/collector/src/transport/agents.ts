@@ -1,15 +1,25 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { CLOSE_CODES, LIMITS, isCount, validateAgentMessage } from "@sessionlens/shared";
+import { CLOSE_CODES, LIMITS, validateAgentMessage } from "@sessionlens/shared";
 import type { ErrorCode } from "@sessionlens/shared";
-import { decodeFrame, encodeMessage } from "@sessionlens/shared/codec";
+import { decodeFrame } from "@sessionlens/shared/codec";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Clock } from "../options.js";
 import type { SessionModel } from "../sessions/model.js";
-import type { Page, PageSocket } from "../sessions/session.js";
+import type { Page, PageSocket, PreparedMessage } from "../sessions/session.js";
 import { Interner } from "../sessions/strings.js";
 import { DeadlineWheel } from "../sessions/wheel.js";
 import { createAddressResolver, type AddressResolver } from "./address.js";
+import {
+  closePageFrame,
+  closeSessionFrame,
+  errorFrame,
+  isHeartbeat,
+  KEEPALIVE_FRAME,
+  welcomeFrame,
+  type EncodedMessage,
+  type WelcomeFields,
+} from "./frames.js";
 import { closeCodeFor, ConnectionCounter, ConnectionRateLimiter, createOriginCheck } from "./limits.js";
 
 export interface AgentTransportOptions {
@@ -25,8 +35,10 @@ export interface AgentTransportOptions {
   helloTimeoutMs: number;
   maxMessagesPerWindow: number;
   rateWindowMs: number;
-  /** Silent sockets are pinged this often; one that does not answer is terminated. */
+  /** Silent sockets are pinged this often; one that does not answer is terminated. Told to agents. */
   heartbeatMs: number;
+  /** Agents treat a socket as dead after this long without a frame (told in the welcome). */
+  idleTimeoutMs: number;
   /** Quiet sockets (nothing sent to them) get a keepalive frame this often. */
   keepaliveMs: number;
   resolutionMs: number;
@@ -65,7 +77,7 @@ const MAX_QUEUED_WHILE_WELCOMING = 16;
 const SHUTDOWN_CLOSE_WAIT_MS = 1_000;
 
 const kConnection = Symbol("sessionlens.connection");
-type AgentSocket = WebSocket & { [kConnection]?: Connection };
+type AgentSocket = WebSocket & { [kConnection]?: AgentConnection };
 
 /**
  * The agents' WebSocket endpoint: `ws` in noServer mode behind the collector's one HTTP server.
@@ -75,16 +87,15 @@ type AgentSocket = WebSocket & { [kConnection]?: Connection };
  */
 export class AgentTransport {
   readonly stats: TransportStats = { connectionsOpened: 0, connectionsClosed: new Map(), rejected: new Map() };
-  readonly connections = new Set<Connection>();
+  readonly connections = new Set<AgentConnection>();
   readonly #wss: WebSocketServer;
   readonly #o: AgentTransportOptions;
   readonly #originAllowed: (origin: string | undefined) => boolean;
   readonly #resolveAddress: AddressResolver;
   readonly #perAddress: ConnectionCounter;
   readonly #newPerAddress: ConnectionRateLimiter;
-  readonly #helloDeadlines: DeadlineWheel<Connection>;
+  readonly #helloDeadlines: DeadlineWheel<AgentConnection>;
   readonly #addresses = new Interner(100_000);
-  readonly #keepaliveFrame: Uint8Array;
   readonly #keepaliveRounds: number;
   #livenessTimer: ReturnType<typeof setInterval> | null = null;
   #draining = false;
@@ -105,7 +116,6 @@ export class AgentTransport {
     this.#perAddress = new ConnectionCounter(options.maxConnectionsPerIp);
     this.#newPerAddress = new ConnectionRateLimiter(options.connectionRatePerIp, options.connectionBurstPerIp);
     this.#helloDeadlines = new DeadlineWheel(options.resolutionMs);
-    this.#keepaliveFrame = encodeMessage({ type: "keepalive" });
     this.#keepaliveRounds = Math.max(1, Math.round(options.keepaliveMs / options.heartbeatMs));
   }
 
@@ -168,11 +178,11 @@ export class AgentTransport {
   }
 
   /** Cancels the hello deadline of a connection that said hello (or closed). */
-  helloDone(connection: Connection): void {
+  helloDone(connection: AgentConnection): void {
     this.#helloDeadlines.cancel(connection);
   }
 
-  closed(connection: Connection, code: number): void {
+  closed(connection: AgentConnection, code: number): void {
     this.connections.delete(connection);
     this.#helloDeadlines.cancel(connection);
     if (connection.countedAddress) this.#perAddress.remove(connection.clientAddress);
@@ -188,7 +198,7 @@ export class AgentTransport {
       clientAddress = request.socket.remoteAddress ?? "";
     }
     clientAddress = this.#addresses.intern(clientAddress);
-    const connection = new Connection(ws, clientAddress, this);
+    const connection = new AgentConnection(ws, clientAddress, this);
     ws[kConnection] = connection;
     ws.on("message", onMessage);
     ws.on("close", onClose);
@@ -223,11 +233,11 @@ export class AgentTransport {
   #checkLiveness(): void {
     // Sockets that sent anything since the last round are alive; only the silent ones are pinged,
     // so heartbeats double as liveness and pings cost nothing while agents talk.
-    const pinged: Connection[] = [];
+    const pinged: AgentConnection[] = [];
     for (const connection of this.connections) {
       if (connection.state !== State.Open && connection.state !== State.Left) continue;
       // Agents cannot see pings: a socket we sent nothing to lately gets a keepalive frame.
-      if (++connection.quietRounds >= this.#keepaliveRounds) connection.send(this.#keepaliveFrame);
+      if (++connection.quietRounds >= this.#keepaliveRounds) connection.send(KEEPALIVE_FRAME);
       const flags = connection.liveness;
       if ((flags & SEEN) !== 0) {
         connection.liveness = flags & ~SEEN;
@@ -260,7 +270,7 @@ export class AgentTransport {
 }
 
 /** One agent socket; implements the session model's `PageSocket`. */
-export class Connection implements PageSocket {
+export class AgentConnection implements PageSocket {
   state = State.AwaitingHello;
   page: Page | null = null;
   /** Liveness bits (SEEN, ANSWERED, PING_PENDING) in one small integer. */
@@ -302,6 +312,29 @@ export class Connection implements PageSocket {
     }
   }
 
+  welcome(fields: WelcomeFields): void {
+    const { heartbeatMs, idleTimeoutMs } = this.transport.options;
+    this.send(welcomeFrame(fields, heartbeatMs, idleTimeoutMs));
+  }
+
+  closeSession(message: string): void {
+    this.send(closeSessionFrame(message));
+    this.close(CLOSE_CODES.closedSession, "session closed");
+  }
+
+  closePage(message: string): void {
+    this.send(closePageFrame(message));
+    this.close(CLOSE_CODES.closedPage, "page closed");
+  }
+
+  deliver(message: PreparedMessage): void {
+    this.send((message as EncodedMessage).frame);
+  }
+
+  error(code: ErrorCode, message: string): void {
+    this.send(errorFrame(code, message));
+  }
+
   replace(): void {
     this.#serverClosing = true;
     this.page = null;
@@ -313,7 +346,7 @@ export class Connection implements PageSocket {
   reject(code: ErrorCode, message: string, closeCode = closeCodeFor(code), countAs: string = code): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
     this.transport.countRejected(countAs);
-    this.send(encodeMessage({ type: "error", code, message: message.slice(0, LIMITS.messageChars) }));
+    this.error(code, message);
     this.close(closeCode, message);
   }
 
@@ -351,20 +384,10 @@ export class Connection implements PageSocket {
       this.reject(decoded.error.code, decoded.error.message);
       return;
     }
-    const value = decoded.value as HeartbeatShape;
-    // Fast path for the frame that is 99% of traffic; same checks as validateAgentMessage.
-    if (
-      state === State.Open &&
-      this.page !== null &&
-      value !== null &&
-      typeof value === "object" &&
-      value.type === "heartbeat" &&
-      Object.getPrototypeOf(value) === Object.prototype &&
-      isCount(value.epoch) &&
-      isCount(value.seq) &&
-      isCount(value.bytes)
-    ) {
-      this.transport.model.heartbeat(this.page, value.epoch, value.seq, value.bytes, now);
+    const value = decoded.value;
+    // The frame that is 99% of traffic goes straight to the model, unvalidated-copy free.
+    if (state === State.Open && this.page !== null && isHeartbeat(value)) {
+      this.transport.model.counters(this.page, "heartbeat", value.epoch, value.seq, value.bytes, null, now);
       return;
     }
     this.#dispatch(value);
@@ -411,10 +434,13 @@ export class Connection implements PageSocket {
             return;
           }
           if (!outcome.ok) {
-            if (outcome.code !== null) this.reject(outcome.code, outcome.message);
-            else {
+            if (outcome.refusal === "page_closed") {
               this.transport.countRejected("closed_page");
-              this.close(outcome.closeCode, outcome.message);
+              this.closePage(outcome.message);
+            } else if (outcome.refusal === "socket_closed") {
+              this.close(CLOSE_CODES.normal, outcome.message);
+            } else {
+              this.reject(outcome.refusal, outcome.message);
             }
             return;
           }
@@ -463,13 +489,6 @@ export class Connection implements PageSocket {
 /** How long a pinged socket has to answer: half an interval, at least 1 s (a busy loop is not a dead peer), at most 5 s. */
 function pongWaitMs(heartbeatMs: number): number {
   return Math.min(Math.max(heartbeatMs / 2, 1_000), 5_000);
-}
-
-interface HeartbeatShape {
-  type?: unknown;
-  epoch: number;
-  seq: number;
-  bytes: number;
 }
 
 // Shared listeners (one function for all sockets, not closures per socket): `this` is the socket.
