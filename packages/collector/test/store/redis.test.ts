@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { compileQuery } from "../../src/query/filter.js";
 import type { RedisPersistence } from "../../src/store/redis.js";
 import { redisAvailable, redisServerAvailable, startPrivateRedisCluster, TEST_REDIS_URL, uniquePrefix, type PrivateRedisCluster } from "../../../../testing/redis.js";
-import { makePage, makeRecord } from "../store.contract.js";
+import { describeDurableStoreContract, describeStoreContract, makePage, makeRecord } from "../store.contract.js";
 import { deleteKeys, testRedisStore } from "../helpers/redis.js";
 
 const ids = (records: readonly { id: string }[]) => records.map((record) => record.id).sort();
@@ -221,6 +221,20 @@ function describeRedisStore(name: string, enabled: boolean, url: () => string, c
 }
 
 const sharedRedis = await redisAvailable();
+describe.runIf(sharedRedis)("the persistence contract on the shared Redis", () => {
+  const prefixes: string[] = [];
+  afterAll(async () => {
+    await Promise.all(prefixes.map((prefix) => deleteKeys(TEST_REDIS_URL, prefix)));
+  });
+  const next = () => {
+    const prefix = uniquePrefix("contract");
+    prefixes.push(prefix);
+    return prefix;
+  };
+  describeStoreContract("redis", async () => testRedisStore(TEST_REDIS_URL, next(), { nodeId: "node-a" }));
+  const durablePrefix = next();
+  describeDurableStoreContract("redis", async () => testRedisStore(TEST_REDIS_URL, durablePrefix, { nodeId: "node-a" }));
+});
 describeRedisStore("single Redis", sharedRedis, () => TEST_REDIS_URL, (prefix) => deleteKeys(TEST_REDIS_URL, prefix));
 
 const privateServers = redisServerAvailable();
@@ -232,6 +246,9 @@ describe.runIf(privateServers)("on a three-master Redis Cluster", () => {
   afterAll(async () => {
     await cluster?.close();
   });
+  describeStoreContract("redis cluster", async () => testRedisStore(cluster!.url, uniquePrefix("contract"), { nodeId: "node-a" }));
+  const durablePrefix = uniquePrefix("contract");
+  describeDurableStoreContract("redis cluster", async () => testRedisStore(cluster!.url, durablePrefix, { nodeId: "node-a" }));
   describeRedisStore("Redis Cluster", privateServers, () => cluster!.url, async () => {});
 });
 
