@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
+import { ClusterCommands } from "./cluster/commands.js";
+import { ClusterView } from "./cluster/view.js";
 import { EventHub } from "./http/events.js";
 import { createMetrics } from "./http/metrics.js";
 import { createHttpHandler } from "./http/router.js";
@@ -20,6 +23,7 @@ import { loadResumeSecret } from "./sessions/secret.js";
 import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
 import type { SessionPersistence } from "./store/port.js";
+import { RedisPersistence } from "./store/redis.js";
 import { AgentTransport } from "./transport/agents.js";
 import { messageFramer } from "./transport/frames.js";
 
@@ -82,8 +86,26 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   };
   const clock = o.clock;
   const now = (): number => clock.now();
+  const redisStore =
+    o.redis === undefined
+      ? null
+      : new RedisPersistence({
+          url: o.redis.url,
+          cluster: o.redis.cluster,
+          prefix: o.redis.prefix,
+          nodeId: o.redis.nodeId ?? defaultNodeId(o.port),
+          leaseTtlMs: o.redis.leaseTtlMs,
+          flushIntervalMs: o.redis.flushIntervalMs,
+          commandTimeoutMs: o.redis.commandTimeoutMs,
+          pageGraceMs: o.pageGraceMs,
+          sessionTimeoutMs: o.sessionTimeoutMs,
+          tombstoneTtlMs: o.resumeMaxAgeMs,
+          now,
+          onWarning: (message, error) => log("warn", message, error === undefined ? {} : { err: error }),
+        });
   const store =
     o.store ??
+    redisStore ??
     createMemoryStore({
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
@@ -129,7 +151,16 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   });
   // The change feed's consumers, besides the persistence port (the model's own first consumer).
   model.feed.subscribe(new HooksConsumer(emitter, toSessionInfo, now));
-  const queries = new SessionQueries(model.index, model.feed, clock, userAgents);
+  // Several collectors: every read goes through the cluster view, commands through Redis too.
+  const view = redisStore === null ? null : new ClusterView({ store: redisStore, localFeed: model.feed, now, log });
+  const commands =
+    redisStore === null || view === null
+      ? null
+      : new ClusterCommands({ model, view, connection: redisStore.connection, channel: redisStore.keys.commands, nodeId: redisStore.nodeId, log });
+  const queries =
+    view === null
+      ? new SessionQueries(model.index, model.feed, clock, userAgents)
+      : new SessionQueries(view.index, view.feed, clock, userAgents, () => view.partial);
   const events = new EventHub({
     queries,
     clock,
@@ -147,14 +178,17 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   let listening: CollectorAddress | null = null;
 
   const collectorApi = {
-    closeSession: async (id: string, message?: string) => model.closeSession(id, message),
-    closePage: async (id: string, pageId: string, message?: string) => model.closePage(id, pageId, message),
+    closeSession: async (id: string, message?: string) => (commands === null ? model.closeSession(id, message) : commands.closeSession(id, message)),
+    closePage: async (id: string, pageId: string, message?: string) =>
+      commands === null ? model.closePage(id, pageId, message) : commands.closePage(id, pageId, message),
   };
+  const sendMessage = async (id: string, type: string, payload: unknown, pageId?: string): Promise<number | null> =>
+    commands === null ? model.sendMessage(id, type, payload, pageId) : commands.sendMessage(id, type, payload, pageId);
 
   const handleRequest = createHttpHandler({
     queries,
     ...collectorApi,
-    sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId),
+    sendMessage,
     events,
     metrics,
     statusPage: new StatusPage(o.statusPageDir),
@@ -188,6 +222,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     state = "starting";
     credentials.setSecret(await loadResumeSecret(o.secret, o.dataDir));
     await model.start();
+    await view?.start();
+    await commands?.start();
     transport.start();
     let pruning = false;
     sweepTimer = setInterval(() => {
@@ -222,7 +258,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     log("info", `SessionLens collector listening on ${listening.url} (agents connect to ${listening.wsUrl})`, {
       url: listening.url,
       wsUrl: listening.wsUrl,
-      store: o.store === undefined ? "memory" : "custom",
+      store: o.store !== undefined ? "custom" : redisStore !== null ? "redis" : "memory",
+      ...(redisStore === null ? {} : { nodeId: redisStore.nodeId }),
       dataDir: o.dataDir,
     });
     return listening;
@@ -236,6 +273,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     if (sweepTimer !== null) clearInterval(sweepTimer);
     sweepTimer = null;
     events.close();
+    view?.stop();
     if (wasStarted) await store.close();
     await new Promise<void>((resolve) => {
       if (!server.listening) return resolve();
@@ -269,7 +307,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     getSessionInfo: getSessionInfo as Collector["getSessionInfo"],
     getSession: (id) => queries.getSession(id),
     ...collectorApi,
-    sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId) !== null,
+    sendMessage: async (id, type, payload, pageId) => (await sendMessage(id, type, payload, pageId)) !== null,
     on: (event, handler) => emitter.on(event, handler),
     off: (event, handler) => emitter.off(event, handler),
     handleRequest,
@@ -278,6 +316,13 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     store,
     options: o,
   };
+}
+
+let collectorsInProcess = 0;
+
+/** The host name and port; with port 0 (picked at listen), the host name and a process-unique id. */
+function defaultNodeId(port: number): string {
+  return port === 0 ? `${hostname()}:${process.pid}.${++collectorsInProcess}` : `${hostname()}:${port}`;
 }
 
 async function pingStore(store: SessionPersistence): Promise<string | null> {

@@ -34,6 +34,8 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
     const method = req.method ?? "GET";
     const url = new URL(req.url ?? "/", "http://collector.invalid");
     const path = url.pathname;
+    // Several collectors and Redis unreachable: this node answers with what it has, marked partial.
+    if (path.startsWith("/api/") && deps.queries.partial()) res.setHeader("SessionLens-Partial", "true");
 
     if (path === "/healthz") {
       if (!allow(res, method, ["GET", "HEAD"])) return;

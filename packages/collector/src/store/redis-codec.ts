@@ -110,6 +110,18 @@ export function recordOfContribution(id: string, fields: Record<string, string>,
   };
 }
 
+/** What several nodes hold of a session, merged (see `mergeSession`). */
+export interface MergedParts {
+  /** The merged record, or null when no node (but the excluded one) holds anything of it. */
+  record: ClusterSessionRecord | null;
+  /** When the shown identity was set (0: never), to compare with another part's. */
+  identityChangedAt: number;
+  /** Bytes of pages that left nodes which let go of the session (the hash's `closed`). */
+  closedBytes: number;
+  project: string;
+  createdAt: number;
+}
+
 /**
  * The cluster view of a session from its hash: pages are the union (a page two nodes claim — its
  * agent moved — is the connected or most recently connected copy, counted once with the larger
@@ -117,42 +129,40 @@ export function recordOfContribution(id: string, fields: Record<string, string>,
  * change, the rest from the latest write. Null for a missing or unreadable hash.
  */
 export function mergeSession(id: string, fields: Record<string, string>): ClusterSessionRecord | null {
-  if (fields["project"] === undefined) return null;
+  return mergeParts(id, fields, null)?.record ?? null;
+}
+
+/** Merges the contributions of every node but `exclude` (null: all of them); null without a hash. */
+export function mergeParts(id: string, fields: Record<string, string>, exclude: string | null): MergedParts | null {
+  const project = fields["project"];
+  if (project === undefined) return null;
+  const createdAt = Number(fields["createdAt"]);
+  const closedBytes = Number(fields["closed"] ?? 0) || 0;
   const contributions: [string, Contribution][] = [];
   for (const key in fields) {
-    if (!key.startsWith("n:")) continue;
+    if (!key.startsWith("n:") || key.slice(2) === exclude) continue;
     const contribution = decodeContribution(fields[key]!);
     if (contribution !== null) contributions.push([key.slice(2), contribution]);
   }
-  if (contributions.length === 0) return null;
+  if (contributions.length === 0) return { record: null, identityChangedAt: 0, closedBytes, project, createdAt };
   let latest = contributions[0]![1];
   let identity = latest;
   let lastComm = latest;
-  let closed = Number(fields["closed"] ?? 0) || 0;
+  let closed = closedBytes;
   const pages = new Map<string, ClusterPageRecord>();
   for (const [node, contribution] of contributions) {
     if (contribution.at > latest.at) latest = contribution;
     if (contribution.ia > identity.ia || (contribution.ia === identity.ia && contribution.at > identity.at)) identity = contribution;
     if (contribution.lc > lastComm.lc) lastComm = contribution;
     closed += contribution.cb;
-    for (const tuple of contribution.pg) {
-      const page = pageOf(tuple, node);
-      const other = pages.get(page.id);
-      if (other === undefined) {
-        pages.set(page.id, page);
-        continue;
-      }
-      const shown = preferPage(page, other) ? page : other;
-      const counted = pageBytes(page) >= pageBytes(other) ? page : other;
-      pages.set(page.id, shown === counted ? shown : { ...shown, epoch: counted.epoch, seq: counted.seq, epochBytes: counted.epochBytes, earlierBytes: counted.earlierBytes });
-    }
+    for (const tuple of contribution.pg) addPage(pages, pageOf(tuple, node));
   }
   let total = closed;
   for (const page of pages.values()) total += pageBytes(page);
-  return {
+  const record: ClusterSessionRecord = {
     id,
-    project: fields["project"],
-    createdAt: Number(fields["createdAt"]),
+    project,
+    createdAt,
     userAgent: latest.ua,
     clientAddress: latest.ad,
     scope: latest.sc,
@@ -165,7 +175,22 @@ export function mergeSession(id: string, fields: Record<string, string>): Cluste
     closedPagesBytes: closed,
     pages,
   };
+  return { record, identityChangedAt: identity.ia, closedBytes, project, createdAt };
 }
+
+/** Adds a page to a union: a page claimed twice is shown once, with the larger byte count. */
+export function addPage(pages: Map<string, ClusterPageRecord>, page: ClusterPageRecord): void {
+  const other = pages.get(page.id);
+  if (other === undefined) {
+    pages.set(page.id, page);
+    return;
+  }
+  const shown = preferPage(page, other) ? page : other;
+  const counted = pageBytes(page) >= pageBytes(other) ? page : other;
+  pages.set(page.id, shown === counted ? shown : { ...shown, epoch: counted.epoch, seq: counted.seq, epochBytes: counted.epochBytes, earlierBytes: counted.earlierBytes });
+}
+
+export { pageBytes };
 
 /** The copy of a page to show: the connected one, else the most recently connected. */
 function preferPage(candidate: ClusterPageRecord, current: ClusterPageRecord): boolean {

@@ -85,7 +85,7 @@ end
 redis.call('SADD', pre .. 'all', id)
 redis.call('SADD', pre .. 'p:' .. project, id)
 redis.call('SADD', pre .. 'n:' .. node, id)
-redis.call('PUBLISH', ARGV[7], id)
+redis.call('PUBLISH', ARGV[7], id .. '\\t' .. node)
 return 1
 `);
 
@@ -113,11 +113,11 @@ if own then
 end
 local others = nodesOf(skey, nil)
 if #others > 0 and ARGV[5] ~= 'closed' then
-  redis.call('PUBLISH', ARGV[7], id)
+  redis.call('PUBLISH', ARGV[7], id .. '\\t' .. node)
   return 1
 end
 endSession(skey, pre, id, others, tomb, ARGV[6])
-redis.call('PUBLISH', ARGV[7], id .. '\\n' .. ARGV[5])
+redis.call('PUBLISH', ARGV[7], id .. '\\t' .. node .. '\\t' .. ARGV[5])
 return 2
 `);
 
@@ -156,15 +156,15 @@ for _, id in ipairs(scan[2]) do
         redis.call('SREM', KEYS[1], id)
         if #others == 0 then
           endSession(skey, pre, id, others, cjson.encode({endedAt = now, reason = 'timeout'}), ARGV[6])
-          redis.call('PUBLISH', ARGV[7], id .. '\\ntimeout')
+          redis.call('PUBLISH', ARGV[7], id .. '\\t' .. dead .. '\\ttimeout')
         else
-          redis.call('PUBLISH', ARGV[7], id)
+          redis.call('PUBLISH', ARGV[7], id .. '\\t' .. dead)
         end
       elseif type(c.pg) == 'table' and next(c.pg) ~= nil then
         c.cb = bytes
         c.pg = {}
         redis.call('HSET', skey, 'n:' .. dead, cjson.encode(c))
-        redis.call('PUBLISH', ARGV[7], id)
+        redis.call('PUBLISH', ARGV[7], id .. '\\t' .. dead)
       end
     end
   end

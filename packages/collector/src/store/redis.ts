@@ -32,8 +32,6 @@ export interface RedisStoreOptions {
   now?: () => number;
   /** Told about problems (Redis unreachable, a failed write), once per outage. Default: ignored. */
   onWarning?: (message: string, error?: unknown) => void;
-  /** Told when Redis becomes reachable again: everything this node holds was written again. */
-  onReconnect?: () => void;
   /** An existing connection (tests); the store then does not close it. */
   connection?: RedisConnection;
 }
@@ -64,7 +62,8 @@ interface IdentityMark {
 export class RedisPersistence extends SessionPersistence {
   readonly keys: RedisKeys;
   readonly nodeId: string;
-  readonly #o: Required<Omit<RedisStoreOptions, "connection" | "cluster" | "onReconnect">> & { onReconnect: () => void };
+  readonly #o: Required<Omit<RedisStoreOptions, "connection" | "cluster">>;
+  readonly #stateListeners = new Set<(reachable: boolean) => void>();
   readonly #connection: RedisConnection;
   readonly #ownsConnection: boolean;
   /** Sessions this node holds (the model's live records). */
@@ -100,7 +99,6 @@ export class RedisPersistence extends SessionPersistence {
       commandTimeoutMs: options.commandTimeoutMs ?? 2_000,
       now: options.now ?? Date.now,
       onWarning: options.onWarning ?? (() => {}),
-      onReconnect: options.onReconnect ?? (() => {}),
     };
     this.#ownsConnection = options.connection === undefined;
     this.#connection =
@@ -121,6 +119,20 @@ export class RedisPersistence extends SessionPersistence {
   /** Whether the last write or ping reached Redis. */
   get reachable(): boolean {
     return this.#reachable;
+  }
+
+  /**
+   * Calls `listener(false)` when Redis stops answering and `listener(true)` once it answers again
+   * and everything this node holds was written again. Returns a function that removes it.
+   */
+  onStateChange(listener: (reachable: boolean) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  /** When this node last changed the identity of a session it holds (0: never). */
+  identityChangedAt(id: string): number {
+    return this.#identity.get(id)?.changedAt ?? 0;
   }
 
   override async open(): Promise<RestoredState> {
@@ -265,6 +277,24 @@ export class RedisPersistence extends SessionPersistence {
 
   // ------------------------------------------------------------------------------------------
 
+  /** The raw hashes of sessions (empty objects for missing ones), read in one pipeline. */
+  readHashes(ids: readonly string[]): Promise<Record<string, string>[]> {
+    return Promise.all(ids.map((id) => this.#hash(id)));
+  }
+
+  /** Every session id of the cluster, a batch at a time (SSCAN of each shard). */
+  async *scanIds(batch = 500): AsyncGenerator<string[]> {
+    for (let shard = 0; shard < SHARDS; shard++) {
+      const key = this.keys.all(shard);
+      let cursor = "0";
+      do {
+        const [next, ids] = await this.#connection.command<[string, string[]]>(key, ["SSCAN", key, cursor, "COUNT", String(batch)]);
+        cursor = String(next);
+        if (ids.length > 0) yield ids;
+      } while (cursor !== "0");
+    }
+  }
+
   async #hash(id: string): Promise<Record<string, string>> {
     const key = this.keys.session(id);
     const reply = await this.#connection.command<Record<string, string> | string[]>(key, ["HGETALL", key]);
@@ -390,12 +420,15 @@ export class RedisPersistence extends SessionPersistence {
   #reached(): void {
     if (this.#reachable) return;
     this.#reachable = true;
+    this.#o.onWarning("Redis answers again; what this node holds was written again");
+    for (const listener of this.#stateListeners) listener(true);
   }
 
   #lost(error: unknown): void {
     if (!this.#reachable) return;
     this.#reachable = false;
     this.#o.onWarning("Redis is unreachable; sessions are kept here and written again when it returns", error);
+    for (const listener of this.#stateListeners) listener(false);
   }
 
   /** Redis is back: everything this node holds is written again (a restarted Redis lost it). */
@@ -404,10 +437,7 @@ export class RedisPersistence extends SessionPersistence {
     for (const record of this.#held.values()) this.#dirty.add(record);
     void this.#renewLease()
       .then(() => this.flush())
-      .then(() => {
-        this.#reached();
-        this.#o.onReconnect();
-      })
+      .then(() => this.#reached())
       .catch((error: unknown) => this.#lost(error));
   }
 }
