@@ -30,6 +30,14 @@ type Pending = { session: SessionRecord; removed: SessionEndReason | null };
 /** A subscriber whose snapshot cannot be delivered within this long is dropped. */
 const SNAPSHOT_STALL_MS = 60_000;
 
+/** How often a stream checks whether it became partial (several collectors, Redis unreachable). */
+const PARTIAL_CHECK_MS = 500;
+
+/** `event: partial` with `{"partial": true|false}`. */
+function partialEvent(partial: boolean): string {
+  return `event: partial\ndata: {"partial":${partial}}\n\n`;
+}
+
 class Subscriber {
   /** Ids this subscriber has been shown (so a remove is sent only for what it knows). */
   readonly known = new Set<string>();
@@ -62,6 +70,9 @@ export class EventHub {
   #pending = new Map<string, Pending>();
   #flushTimer: ReturnType<typeof setTimeout> | null = null;
   #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  /** Several collectors: whether the stream may miss other nodes' sessions (Redis unreachable). */
+  #partial = false;
+  #partialTimer: ReturnType<typeof setInterval> | null = null;
   #closed = false;
   #unwatch: (() => void) | null = null;
 
@@ -114,6 +125,7 @@ export class EventHub {
     const backlog = subscriber.backlog!;
     subscriber.backlog = null;
     for (const pending of backlog.values()) this.#deliver(subscriber, pending, this.#o.clock.now());
+    if (this.#partial) subscriber.res.write(partialEvent(true));
   }
 
   /** Ends every stream (shutdown). */
@@ -121,6 +133,8 @@ export class EventHub {
     this.#closed = true;
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    if (this.#partialTimer !== null) clearInterval(this.#partialTimer);
+    this.#partialTimer = null;
     this.#flushTimer = null;
     this.#heartbeatTimer = null;
     this.#unwatch?.();
@@ -221,6 +235,15 @@ export class EventHub {
       }
     }, this.#o.heartbeatMs);
     this.#heartbeatTimer.unref();
+    // A `partial` event tells subscribers when the answer may miss other nodes' sessions, and when not.
+    this.#partial = this.#o.queries.partial();
+    this.#partialTimer = setInterval(() => {
+      const partial = this.#o.queries.partial();
+      if (partial === this.#partial) return;
+      this.#partial = partial;
+      for (const subscriber of this.subscribers) if (subscriber.ready) subscriber.res.write(partialEvent(partial));
+    }, PARTIAL_CHECK_MS);
+    this.#partialTimer.unref();
   }
 
   /** With no subscriber left: stop watching (the heartbeat path is free again) and stop pinging. */
@@ -228,6 +251,8 @@ export class EventHub {
     if (this.subscribers.size > 0) return;
     this.#unwatch?.();
     this.#unwatch = null;
+    if (this.#partialTimer !== null) clearInterval(this.#partialTimer);
+    this.#partialTimer = null;
     if (this.#heartbeatTimer === null) return;
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = null;

@@ -8,6 +8,7 @@ import { redisAvailable, redisServerAvailable, startPrivateRedis, TEST_REDIS_URL
 import { TestAgent } from "../helpers/agent.js";
 import { eventually, startCollector, type TestCollector } from "../helpers/collector.js";
 import { deleteKeys } from "../helpers/redis.js";
+import { SseReader } from "../helpers/sse.js";
 
 const SECRET = "cluster-test-secret-0123456789abcdef";
 const byId = (list: SessionInfo[], id: string): SessionInfo | undefined => list.find((session) => session.id === id);
@@ -48,7 +49,12 @@ describe.runIf(redisServerAvailable())("Redis stopped and restarted under two co
       await eventually(async () => expect((await n.collector.getSessionInfo()).map((s) => s.id).sort()).toEqual(ids));
     }
 
+    const stream = await SseReader.open(`${a.url}/api/v1/events`);
+    cleanups.push(async () => stream.close());
+    await stream.waitFor((event) => event.type === "snapshot");
+
     await redis.stop();
+    await stream.waitFor((event) => event.type === "partial" && event.data === '{"partial":true}', 10_000);
     for (const n of [a, b]) {
       await eventually(async () => expect((await fetch(`${n.url}/readyz`)).status).toBe(503), 10_000);
       const response = await fetch(`${n.url}/api/v1/sessions`);
@@ -74,6 +80,7 @@ describe.runIf(redisServerAvailable())("Redis stopped and restarted under two co
       }, 10_000);
       expect((await fetch(`${n.url}/readyz`)).status).toBe(200);
     }
+    await stream.waitFor((event) => event.type === "partial" && event.data === '{"partial":false}', 10_000);
     // Commands cross nodes again.
     const told = onB.next("message");
     expect(await a.collector.sendMessage(onB.welcome!.sessionId, "ping", 1)).toBe(true);
@@ -108,6 +115,7 @@ async function childNode(url: string, prefix: string, nodeId: string, pageGraceM
 }
 
 const sharedRedis = await redisAvailable();
+if (!existsSync(DIST)) console.warn(`[skip] SIGKILL test: build the collector first (${DIST} is missing)`);
 describe.runIf(sharedRedis && existsSync(DIST))("a collector killed with SIGKILL", () => {
   it("its pages are aged out within the page grace plus one lease TTL, and its agents resume on the other node with nothing counted twice", async () => {
     const prefix = uniquePrefix("kill");
