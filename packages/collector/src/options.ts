@@ -8,6 +8,27 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** A timer started by a `Scheduler`; only good for giving back to its `clear`. */
+export type TimerHandle = object;
+
+/**
+ * Timers of the collector's time-driven work (lifecycle sweeps, socket liveness, event-stream
+ * coalescing and comments, snapshot writes), injected like the clock so tests advance time
+ * instead of sleeping. Timers never keep the process alive.
+ */
+export interface Scheduler {
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  setInterval(callback: () => void, ms: number): TimerHandle;
+  clear(handle: TimerHandle): void;
+}
+
+/** Node's timers, `unref()`'d. */
+export const systemScheduler: Scheduler = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  setInterval: (callback, ms) => setInterval(callback, ms).unref(),
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 /** Options of `createCollector`. Every one is optional; the defaults are listed. */
 export interface CollectorOptions {
   /** Interface to listen on. Default `"127.0.0.1"`. */
@@ -99,6 +120,11 @@ export interface CollectorOptions {
   logger?: Logger;
   /** Time source. Default: `Date.now`. */
   clock?: Clock;
+  /**
+   * Timers of sweeps, liveness, event-stream coalescing and snapshot writes. Default: Node's
+   * timers (`unref()`'d). Tests pass a fake one together with a fake `clock`.
+   */
+  scheduler?: Scheduler;
   /** How often lifecycle deadlines are checked. Default `250`. */
   sweepIntervalMs?: number;
 }
@@ -202,6 +228,7 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     statusPageDir: options.statusPageDir ?? defaultStatusPageDir,
     logger: options.logger,
     clock: options.clock ?? systemClock,
+    scheduler: options.scheduler ?? systemScheduler,
     sweepIntervalMs: positiveOption("sweepIntervalMs"),
   };
 }

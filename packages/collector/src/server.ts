@@ -9,11 +9,12 @@ import { ClusterCommands } from "./cluster/commands.js";
 import { ClusterView } from "./cluster/view.js";
 import { EventHub } from "./http/events.js";
 import { createMetrics } from "./http/metrics.js";
+import { createInjector } from "./http/inject.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
-import { resolveOptions, type CollectorOptions, type ResolvedOptions } from "./options.js";
+import { resolveOptions, type CollectorOptions, type ResolvedOptions, type TimerHandle } from "./options.js";
 import { normaliseFilter } from "./query/filter.js";
-import { SessionQueries, type SessionDetails } from "./query/index.js";
+import { SessionQueries, SessionTotals, type SessionDetails } from "./query/index.js";
 import { toSessionInfo } from "./query/info.js";
 import { ResumeCredentials } from "./sessions/credentials.js";
 import { HooksConsumer, LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/hooks.js";
@@ -66,6 +67,11 @@ export interface Collector {
   off<E extends LifecycleEventName>(event: E, handler: LifecycleEvents[E]): void;
   /** The `node:http` request handler (API, metrics, status page), usable without listening. */
   readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Answers a web `Request` in process, without a port (as hono's `app.request()`): a path such as
+   * `"/api/v1/sessions"` or a full `Request`. The response resolves with its head; its body streams.
+   */
+  request(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** The HTTP server that carries the API and the `/ws` endpoint. */
   readonly server: Server;
   /** This collector's Prometheus registry. */
@@ -110,6 +116,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
       tombstoneTtlMs: o.resumeMaxAgeMs,
+      scheduler: o.scheduler,
       maxTombstones: o.maxTombstones,
       now,
       onWarning: (message, error) => log("warn", message, { err: error }),
@@ -135,6 +142,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const transport = new AgentTransport({
     model,
     clock,
+    scheduler: o.scheduler,
     allowedOrigins: o.allowedOrigins,
     trustProxy: o.trustProxy,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
@@ -164,17 +172,18 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const events = new EventHub({
     queries,
     clock,
+    scheduler: o.scheduler,
     coalesceMs: o.sseCoalesceMs,
     heartbeatMs: o.sseHeartbeatMs,
     maxBufferBytes: o.sseMaxBufferBytes,
     log,
   });
-  const metrics = createMetrics({ queries, sessionStats: model.stats, transport, events, maxProjectLabels: o.maxProjectLabels });
+  const metrics = createMetrics({ queries, totals: new SessionTotals(model.feed), transport, events, maxProjectLabels: o.maxProjectLabels });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
   let closing: Promise<void> | null = null;
-  let sweepTimer: ReturnType<typeof setInterval> | null = null;
+  let sweepTimer: TimerHandle | null = null;
   let listening: CollectorAddress | null = null;
 
   const collectorApi = {
@@ -204,6 +213,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   });
 
   const server = createServer(handleRequest);
+  const request = createInjector(handleRequest);
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/ws") {
@@ -226,7 +236,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     await commands?.start();
     transport.start();
     let pruning = false;
-    sweepTimer = setInterval(() => {
+    sweepTimer = o.scheduler.setInterval(() => {
       try {
         transport.tick();
         model.tick();
@@ -242,7 +252,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
           .finally(() => (pruning = false));
       }
     }, o.sweepIntervalMs);
-    sweepTimer.unref();
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       server.once("error", onError);
@@ -270,7 +279,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     state = "draining";
     await transport.close();
     model.stop();
-    if (sweepTimer !== null) clearInterval(sweepTimer);
+    if (sweepTimer !== null) o.scheduler.clear(sweepTimer);
     sweepTimer = null;
     events.close();
     view?.stop();
@@ -311,6 +320,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     on: (event, handler) => emitter.on(event, handler),
     off: (event, handler) => emitter.off(event, handler),
     handleRequest,
+    request,
     server,
     metrics,
     store,

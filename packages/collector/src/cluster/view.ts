@@ -148,10 +148,13 @@ export class ClusterView implements FeedConsumer {
   #timer: ReturnType<typeof setInterval> | null = null;
   #refreshing = false;
   #resync = false;
+  /** A full read is under way (the view may still show what Redis no longer has). */
+  #loading = false;
   #subscribed = false;
   #stopped = false;
   readonly #unsubscribeLocal: () => void;
   readonly #unsubscribeState: () => void;
+  #unsubscribeResubscribed: () => void = () => {};
 
   constructor(options: ClusterViewOptions) {
     this.#o = { refreshMs: 100, ...options };
@@ -165,13 +168,15 @@ export class ClusterView implements FeedConsumer {
 
   /** Whether the view may miss or show stale sessions of other nodes (Redis unreachable). */
   get partial(): boolean {
-    return !this.#o.store.reachable || !this.#subscribed || this.#resync;
+    return !this.#o.store.reachable || !this.#subscribed || !this.#o.store.connection.subscribed || this.#resync || this.#loading;
   }
 
   /** Subscribes to the changes channel and reads the whole cluster once. */
   async start(): Promise<void> {
     const store = this.#o.store;
     await store.connection.subscribe(store.keys.changes, (message) => this.#heard(message));
+    // Changes published while the subscriber was away were lost: read everything again.
+    this.#unsubscribeResubscribed = store.connection.onResubscribed(() => (this.#resync = true));
     this.#subscribed = true;
     await this.#loadAll();
     this.#timer = setInterval(() => void this.#refresh(), this.#o.refreshMs);
@@ -184,6 +189,7 @@ export class ClusterView implements FeedConsumer {
     this.#timer = null;
     this.#unsubscribeLocal();
     this.#unsubscribeState();
+    this.#unsubscribeResubscribed();
   }
 
   /** @internal This node's feed: the local part of a session changed. Allocation-free for a known session. */
@@ -258,6 +264,15 @@ export class ClusterView implements FeedConsumer {
 
   /** Reads every session of the cluster (at start and after Redis was unreachable). */
   async #loadAll(): Promise<void> {
+    this.#loading = true;
+    try {
+      await this.#readAll();
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  async #readAll(): Promise<void> {
     const seen = new Set<string>();
     for await (const ids of this.#o.store.scanIds()) {
       const hashes = await this.#o.store.readHashes(ids);
@@ -268,7 +283,8 @@ export class ClusterView implements FeedConsumer {
     }
     // Sessions that ended elsewhere while this node could not hear it.
     for (const view of Array.from(this.index.values())) {
-      if (!seen.has(view.id) && view.remote !== null) this.#apply(view.id, {}, null);
+      // (Ids heard of meanwhile are read again right after.)
+      if (!seen.has(view.id) && view.remote !== null && !this.#dirty.has(view.id)) this.#apply(view.id, {}, null);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Clock } from "../options.js";
+import type { Clock, Scheduler, TimerHandle } from "../options.js";
 import {
   MATCH_ALL,
   toSessionInfo,
@@ -13,6 +13,8 @@ import { CHUNK_CHARS, waitForDrain } from "./respond.js";
 export interface EventHubOptions {
   queries: SessionQueries;
   clock: Clock;
+  /** Runs the coalescing flush and the comment heartbeats. */
+  scheduler: Scheduler;
   /** Changes of one session are sent at most once per this interval. */
   coalesceMs: number;
   /** Comment lines this often keep proxies from closing idle streams. */
@@ -68,11 +70,11 @@ export class EventHub {
   dropped = 0;
   readonly #o: EventHubOptions;
   #pending = new Map<string, Pending>();
-  #flushTimer: ReturnType<typeof setTimeout> | null = null;
-  #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  #flushTimer: TimerHandle | null = null;
+  #heartbeatTimer: TimerHandle | null = null;
   /** Several collectors: whether the stream may miss other nodes' sessions (Redis unreachable). */
   #partial = false;
-  #partialTimer: ReturnType<typeof setInterval> | null = null;
+  #partialTimer: TimerHandle | null = null;
   #closed = false;
   #unwatch: (() => void) | null = null;
 
@@ -131,9 +133,9 @@ export class EventHub {
   /** Ends every stream (shutdown). */
   close(): void {
     this.#closed = true;
-    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
-    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
-    if (this.#partialTimer !== null) clearInterval(this.#partialTimer);
+    if (this.#flushTimer !== null) this.#o.scheduler.clear(this.#flushTimer);
+    if (this.#heartbeatTimer !== null) this.#o.scheduler.clear(this.#heartbeatTimer);
+    if (this.#partialTimer !== null) this.#o.scheduler.clear(this.#partialTimer);
     this.#partialTimer = null;
     this.#flushTimer = null;
     this.#heartbeatTimer = null;
@@ -171,11 +173,10 @@ export class EventHub {
 
   #scheduleFlush(): void {
     if (this.#flushTimer !== null || this.#closed) return;
-    this.#flushTimer = setTimeout(() => {
+    this.#flushTimer = this.#o.scheduler.setTimeout(() => {
       this.#flushTimer = null;
       this.#flush();
     }, this.#o.coalesceMs);
-    this.#flushTimer.unref();
   }
 
   #flush(): void {
@@ -224,7 +225,7 @@ export class EventHub {
 
   #startHeartbeats(): void {
     if (this.#heartbeatTimer !== null) return;
-    this.#heartbeatTimer = setInterval(() => {
+    this.#heartbeatTimer = this.#o.scheduler.setInterval(() => {
       for (const subscriber of this.subscribers) {
         if (!subscriber.ready) {
           if (Date.now() - subscriber.startedAt > SNAPSHOT_STALL_MS) this.#drop(subscriber, "its snapshot stalled");
@@ -234,16 +235,14 @@ export class EventHub {
         if (subscriber.res.writableLength > this.#o.maxBufferBytes) this.#drop(subscriber, "it is not reading");
       }
     }, this.#o.heartbeatMs);
-    this.#heartbeatTimer.unref();
     // A `partial` event tells subscribers when the answer may miss other nodes' sessions, and when not.
     this.#partial = this.#o.queries.partial();
-    this.#partialTimer = setInterval(() => {
+    this.#partialTimer = this.#o.scheduler.setInterval(() => {
       const partial = this.#o.queries.partial();
       if (partial === this.#partial) return;
       this.#partial = partial;
       for (const subscriber of this.subscribers) if (subscriber.ready) subscriber.res.write(partialEvent(partial));
     }, PARTIAL_CHECK_MS);
-    this.#partialTimer.unref();
   }
 
   /** With no subscriber left: stop watching (the heartbeat path is free again) and stop pinging. */
@@ -251,10 +250,10 @@ export class EventHub {
     if (this.subscribers.size > 0) return;
     this.#unwatch?.();
     this.#unwatch = null;
-    if (this.#partialTimer !== null) clearInterval(this.#partialTimer);
+    if (this.#partialTimer !== null) this.#o.scheduler.clear(this.#partialTimer);
     this.#partialTimer = null;
     if (this.#heartbeatTimer === null) return;
-    clearInterval(this.#heartbeatTimer);
+    this.#o.scheduler.clear(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
   }
 }

@@ -1,24 +1,22 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import type { SessionQueries } from "../query/index.js";
+import type { SessionQueries, SessionTotals } from "../query/index.js";
 
-/** Counts the session model keeps (plain numbers bumped on hot paths, read at scrape time). */
-export interface SessionStatsSource {
-  frames: Record<string, number>;
-  bytesReported: number;
-  sessionsStarted: number;
-  sessionsEnded: Record<string, number>;
-}
-
-/** Counts the agents' transport keeps. */
+/** Counts the agents' transport keeps (plain numbers bumped on hot paths, read at scrape time). */
 export interface TransportStatsSource {
-  stats: { connectionsOpened: number; connectionsClosed: Map<number, number>; rejected: Map<string, number> };
+  stats: {
+    frames: Record<string, number>;
+    connectionsOpened: number;
+    connectionsClosed: Map<number, number>;
+    rejected: Map<string, number>;
+  };
   connections: { size: number };
 }
 
 export interface MetricsSources {
-  /** Session and page counts are read through the query layer. */
+  /** Session and page counts, read through the query layer. */
   queries: Pick<SessionQueries, "tally">;
-  sessionStats: SessionStatsSource;
+  /** Totals counted from the change feed (the query layer's `SessionTotals`). */
+  totals: Pick<SessionTotals, "bytesReported" | "sessionsStarted" | "sessionsEnded">;
   transport: TransportStatsSource;
   events: { subscribers: { size: number }; dropped: number };
   maxProjectLabels: number;
@@ -41,7 +39,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     }
     return metrics();
   };
-  const { queries, sessionStats, transport, events } = sources;
+  const { queries, totals, transport, events } = sources;
   const projectLabels = new ProjectLabels(sources.maxProjectLabels);
 
   new Gauge({
@@ -71,7 +69,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [type, value] of Object.entries(sessionStats.frames)) this.inc({ type }, value);
+      for (const [type, value] of Object.entries(transport.stats.frames)) this.inc({ type }, value);
     },
   });
   new Counter({
@@ -80,7 +78,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(sessionStats.bytesReported);
+      this.inc(totals.bytesReported);
     },
   });
   new Counter({
@@ -89,7 +87,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(sessionStats.sessionsStarted);
+      this.inc(totals.sessionsStarted);
     },
   });
   new Counter({
@@ -99,7 +97,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, value] of Object.entries(sessionStats.sessionsEnded)) this.inc({ reason }, value);
+      for (const [reason, value] of Object.entries(totals.sessionsEnded)) this.inc({ reason }, value);
     },
   });
   new Counter({

@@ -115,6 +115,7 @@ export class SessionQueries implements FeedConsumer {
   }
 }
 
+export { SessionTotals } from "./stats.js";
 export { compileFieldMatcher, compileQuery, MATCH_ALL, normaliseFilter } from "./filter.js";
 export { toSessionInfo, toSessionDetails } from "./info.js";
 export type { SessionDetails, PageDetails } from "./info.js";

@@ -25,7 +25,7 @@ export const Changed = {
   pageDisconnected: 1 << 8,
   /** A page's socket connected (a hello: a new page, or one that reconnected). */
   pageConnected: 1 << 12,
-  /** Username or `authorized` changed. */
+  /** Username, `authorized` or the verified token's expiry changed. */
   identity: 1 << 9,
   /** A verified identity was taken up (with `identity`). */
   login: 1 << 10,

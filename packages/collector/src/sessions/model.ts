@@ -1,5 +1,5 @@
 import { LIMITS, UNAUTHENTICATED, detectScope, exceedsDepth } from "@sessionlens/shared";
-import type { AgentMessageType, ErrorCode, HelloMessage } from "@sessionlens/shared";
+import type { ErrorCode, HelloMessage } from "@sessionlens/shared";
 import { nanoid } from "nanoid";
 import type { Clock } from "../options.js";
 import type { SessionPersistence } from "../store/port.js";
@@ -41,15 +41,6 @@ export type HelloRefusal = ErrorCode | "page_closed" | "socket_closed";
 
 export type HelloOutcome = { ok: true; page: Page } | { ok: false; refusal: HelloRefusal; message: string };
 
-export interface ModelStats {
-  frames: Record<AgentMessageType, number>;
-  /** Sum of every increase of `totalBytesSent`. */
-  bytesReported: number;
-  sessionsStarted: number;
-  sessionsResumed: number;
-  sessionsEnded: Record<SessionEndReason, number>;
-}
-
 /** Thrown by commands on bad input; `code` is stable. */
 export class CommandError extends Error {
   constructor(
@@ -71,13 +62,6 @@ export class CommandError extends Error {
 export class SessionModel {
   readonly index = new SessionIndex<Session>();
   readonly feed: SessionFeed;
-  readonly stats: ModelStats = {
-    frames: { hello: 0, report: 0, heartbeat: 0, token: 0, bye: 0 },
-    bytesReported: 0,
-    sessionsStarted: 0,
-    sessionsResumed: 0,
-    sessionsEnded: { timeout: 0, closed: 0, ended: 0 },
-  };
   readonly #o: SessionModelOptions;
   readonly #graceWheel: DeadlineWheel<Page>;
   readonly #timeoutWheel: DeadlineWheel<Session>;
@@ -151,7 +135,6 @@ export class SessionModel {
    * starts a new one; continues a known page; sends the welcome and any identity error.
    */
   async hello(socket: PageSocket, hello: HelloMessage, clientAddress: string): Promise<HelloOutcome> {
-    this.stats.frames.hello++;
     const [identity, resumed] = await Promise.all([
       hello.token === null ? null : this.#o.identity.verify(hello.token),
       this.#findResumable(hello),
@@ -187,9 +170,7 @@ export class SessionModel {
 
     if (isNew) {
       this.index.add(session);
-      this.stats.sessionsStarted++;
     } else {
-      this.stats.sessionsResumed++;
       this.#timeoutWheel.cancel(session);
     }
     session.userAgent = userAgent;
@@ -233,19 +214,11 @@ export class SessionModel {
   }
 
   /**
-   * Applies a heartbeat or report received at `now`: the one entry point for counters, and the hot
-   * path (most frames are heartbeats), so no allocation, no I/O, no logging, no timers.
+   * Applies a heartbeat (`path` null) or a report received at `now`: the one entry point for
+   * counters, and the hot path (most frames are heartbeats), so no allocation, no I/O, no logging,
+   * no timers; nothing is published when only `lastCommAt` moved.
    */
-  counters(
-    page: Page,
-    type: "heartbeat" | "report",
-    epoch: number,
-    seq: number,
-    bytes: number,
-    path: string | null,
-    now: number,
-  ): void {
-    this.stats.frames[type]++;
+  counters(page: Page, epoch: number, seq: number, bytes: number, path: string | null, now: number): void {
     const session = page.session;
     if (session.ended || session.pages.get(page.id) !== page) return;
     const recentBefore = session.recentBytesSent;
@@ -262,7 +235,6 @@ export class SessionModel {
 
   /** Login (a JWT) or logout (null). */
   async token(page: Page, token: string | null): Promise<void> {
-    this.stats.frames.token++;
     const session = page.session;
     if (session.ended) return;
     const generation = ++session.tokenGeneration;
@@ -278,13 +250,12 @@ export class SessionModel {
 
   /** The page is closing cleanly: it leaves at once. */
   bye(page: Page, epoch: number, seq: number, bytes: number): void {
-    this.stats.frames.bye++;
     const session = page.session;
     if (session.ended || session.pages.get(page.id) !== page) return;
     const now = this.#o.clock.now();
-    this.#applyCounters(page, epoch, seq, bytes, now);
+    const raised = this.#applyCounters(page, epoch, seq, bytes, now);
     page.socket = null;
-    this.#removePage(session, page, "bye", now);
+    this.#removePage(session, page, "bye", now, raised);
   }
 
   /**
@@ -462,10 +433,7 @@ export class SessionModel {
     }
     // An older epoch is stale: it changes nothing.
     session.recentBytesSent = raised;
-    if (raised > 0) {
-      session.totalBytesSent += raised;
-      this.stats.bytesReported += raised;
-    }
+    if (raised > 0) session.totalBytesSent += raised;
     this.#fresh = fresh;
     return raised;
   }
@@ -489,10 +457,15 @@ export class SessionModel {
   #setIdentity(session: Session, username: string, authorized: boolean, expiresAt: number | null): void {
     const before = session.username;
     const wasAuthorized = session.authorized;
+    const expiryBefore = session.tokenExpiresAt;
     session.tokenExpiresAt = expiresAt;
     if (authorized && expiresAt !== null) this.#expiryWheel.schedule(session, expiresAt);
     else this.#expiryWheel.cancel(session);
-    if (before === username && wasAuthorized === authorized) return;
+    if (before === username && wasAuthorized === authorized) {
+      // A fresh token for the same identity: only its expiry moved (stores keep it).
+      if (expiresAt !== expiryBefore) this.feed.upsert(session, Changed.identity, 0, null);
+      return;
+    }
     session.username = username === UNAUTHENTICATED ? UNAUTHENTICATED : detach(username);
     session.authorized = authorized;
     this.index.usernameChanged(session, before);
@@ -502,7 +475,8 @@ export class SessionModel {
     this.feed.upsert(session, changed, 0, null);
   }
 
-  #removePage(session: Session, page: Page, reason: Exclude<PageEndReason, "session-ended">, now: number): void {
+  /** Removes a page that left; `bytesRaised`: what its last frame (a bye) added. */
+  #removePage(session: Session, page: Page, reason: Exclude<PageEndReason, "session-ended">, now: number, bytesRaised = 0): void {
     session.pages.delete(page.id);
     this.#graceWheel.cancel(page);
     page.disconnectedAt ??= now;
@@ -510,7 +484,7 @@ export class SessionModel {
     if (reason !== "closed") session.rememberLeftPage(page);
     session.endReasonIfIdle = reason === "closed" ? "closed" : reason === "bye" ? "ended" : "timeout";
     if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
-    this.feed.upsert(session, PAGE_LEFT_BY_REASON[reason], 0, page.id);
+    this.feed.upsert(session, PAGE_LEFT_BY_REASON[reason] | (bytesRaised > 0 ? Changed.counters : 0), bytesRaised, page.id);
   }
 
   #endSession(session: Session, reason: SessionEndReason, now: number): void {
@@ -518,7 +492,6 @@ export class SessionModel {
     this.index.delete(session);
     this.#timeoutWheel.cancel(session);
     this.#expiryWheel.cancel(session);
-    this.stats.sessionsEnded[reason]++;
     // Published with its pages still attached, so consumers can tell which pages ended with it.
     this.feed.remove(session, reason, now);
     for (const page of session.pages.values()) {

@@ -1,3 +1,4 @@
+import { systemScheduler, type Scheduler, type TimerHandle } from "../options.js";
 import type { SessionRecord, Tombstone } from "../sessions/records.js";
 import { SessionPersistence, type RestoredState } from "./port.js";
 import { CountersFile, SnapshotFile, applyCounters } from "./snapshot.js";
@@ -23,6 +24,8 @@ export interface MemoryStoreOptions {
   maxTombstones?: number;
   /** Time source. Default `Date.now`. */
   now?: () => number;
+  /** Runs the periodic writes. Default: Node's timers, `unref()`'d. */
+  scheduler?: Scheduler;
   /** Told about snapshot problems (unreadable file, failed write). Default: ignored. */
   onWarning?: (message: string, error?: unknown) => void;
 }
@@ -60,7 +63,8 @@ export class MemorySessionStore extends SessionPersistence {
   /** When the last write finished and how long it took: big snapshots are written less often. */
   #lastWriteEndedAt = 0;
   #lastWriteMs = 0;
-  #timer: ReturnType<typeof setInterval> | null = null;
+  readonly #scheduler: Scheduler;
+  #timer: TimerHandle | null = null;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
   /** Exposed for tests: how many full snapshots and counters files this store wrote. */
@@ -75,6 +79,7 @@ export class MemorySessionStore extends SessionPersistence {
     this.#maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
     this.#now = options.now ?? Date.now;
     this.#warn = options.onWarning ?? (() => {});
+    this.#scheduler = options.scheduler ?? systemScheduler;
   }
 
   override async open(): Promise<RestoredState> {
@@ -110,11 +115,10 @@ export class MemorySessionStore extends SessionPersistence {
           if (!this.#tombstones.has(session.id)) restored.push(session);
         }
       }
-      this.#timer = setInterval(() => {
+      this.#timer = this.#scheduler.setInterval(() => {
         // Spend at most about a tenth of the time writing, however large the store grows.
         if (Date.now() - this.#lastWriteEndedAt >= this.#lastWriteMs * 10) void this.#writeIfDirty();
       }, this.#snapshotIntervalMs);
-      this.#timer.unref();
     }
     return { sessions: restored };
   }
@@ -122,16 +126,6 @@ export class MemorySessionStore extends SessionPersistence {
   override async put(session: SessionRecord): Promise<void> {
     this.#sessions.set(session.id, session);
     this.#dirty = true;
-  }
-
-  /** The session as last put, if it has not ended (what the next snapshot writes). */
-  held(id: string): SessionRecord | undefined {
-    return this.#sessions.get(id);
-  }
-
-  /** How many sessions the store holds. */
-  get size(): number {
-    return this.#sessions.size;
   }
 
   override async end(id: string, tombstone: Tombstone): Promise<void> {
@@ -184,7 +178,7 @@ export class MemorySessionStore extends SessionPersistence {
   }
 
   override async close(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#timer !== null) this.#scheduler.clear(this.#timer);
     this.#timer = null;
     await this.flush();
     this.#closed = true;

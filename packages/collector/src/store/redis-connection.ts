@@ -38,6 +38,13 @@ export interface RedisConnection {
   /** Runs a script whose keys all share one hash slot (routed by the first key). */
   script<T = unknown>(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<T>;
   subscribe(channel: string, listener: PubSubListener): Promise<void>;
+  /**
+   * Calls `listener` each time the subscriber connection is back after a drop (messages sent
+   * meanwhile were lost: read the state again). Returns a function that removes it.
+   */
+  onResubscribed(listener: () => void): () => void;
+  /** Whether the subscriber connection is up (messages published now are heard). */
+  readonly subscribed: boolean;
   publish(channel: string, message: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -73,7 +80,8 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
   let client: AnyClient | null = null;
   let clusterClient: AnyCluster | null = null;
   let subscriber: AnyClient | AnyCluster | null = null;
-  const subscriptions: [string, PubSubListener][] = [];
+  const resubscribed = new Set<() => void>();
+  let subscriberReady = false;
 
   if (cluster) {
     clusterClient = createCluster({ rootNodes: [{ url }], defaults: clientOptions });
@@ -113,12 +121,28 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     async subscribe(channel, listener) {
       if (subscriber === null) {
         const duplicate: AnyClient | AnyCluster = clusterClient !== null ? clusterClient.duplicate() : client!.duplicate();
-        duplicate.on("error", () => {});
+        duplicate.on("error", () => (subscriberReady = false));
+        duplicate.on(clusterClient !== null ? "node-reconnecting" : "reconnecting", () => (subscriberReady = false));
+        // A "ready" after the first one is a reconnection.
+        let connectedOnce = false;
+        const ready = (): void => {
+          subscriberReady = true;
+          if (connectedOnce) for (const listener of resubscribed) listener();
+          connectedOnce = true;
+        };
+        duplicate.on(clusterClient !== null ? "node-ready" : "ready", ready);
         await duplicate.connect();
+        subscriberReady = true;
         subscriber = duplicate;
       }
-      subscriptions.push([channel, listener]);
       await subscriber.subscribe(channel, (message: string, name: string) => listener(message, name));
+    },
+    get subscribed() {
+      return subscriber !== null && subscriberReady;
+    },
+    onResubscribed(listener) {
+      resubscribed.add(listener);
+      return () => resubscribed.delete(listener);
     },
     async publish(channel, message) {
       await send(undefined, ["PUBLISH", channel, message]);

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { CLOSE_CODES, LIMITS, validateAgentMessage } from "@sessionlens/shared";
-import type { ErrorCode } from "@sessionlens/shared";
+import type { AgentMessageType, ErrorCode } from "@sessionlens/shared";
 import { decodeFrame } from "@sessionlens/shared/codec";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { Clock } from "../options.js";
+import type { Clock, Scheduler, TimerHandle } from "../options.js";
 import type { SessionModel } from "../sessions/model.js";
 import type { Page, PageSocket, PreparedMessage } from "../sessions/session.js";
 import { Interner } from "../sessions/strings.js";
@@ -25,6 +25,8 @@ import { closeCodeFor, ConnectionCounter, ConnectionRateLimiter, createOriginChe
 export interface AgentTransportOptions {
   model: SessionModel;
   clock: Clock;
+  /** Runs the liveness rounds and their pong deadlines. */
+  scheduler: Scheduler;
   allowedOrigins: readonly string[];
   trustProxy: readonly string[];
   maxConnectionsPerIp: number;
@@ -46,6 +48,8 @@ export interface AgentTransportOptions {
 }
 
 export interface TransportStats {
+  /** Agent frames received and handed to the session model, by type. */
+  frames: Record<AgentMessageType, number>;
   connectionsOpened: number;
   /** Closed connections by WebSocket close code. */
   connectionsClosed: Map<number, number>;
@@ -86,7 +90,12 @@ type AgentSocket = WebSocket & { [kConnection]?: AgentConnection };
  * is the session model's business.
  */
 export class AgentTransport {
-  readonly stats: TransportStats = { connectionsOpened: 0, connectionsClosed: new Map(), rejected: new Map() };
+  readonly stats: TransportStats = {
+    frames: { hello: 0, report: 0, heartbeat: 0, token: 0, bye: 0 },
+    connectionsOpened: 0,
+    connectionsClosed: new Map(),
+    rejected: new Map(),
+  };
   readonly connections = new Set<AgentConnection>();
   readonly #wss: WebSocketServer;
   readonly #o: AgentTransportOptions;
@@ -97,7 +106,7 @@ export class AgentTransport {
   readonly #helloDeadlines: DeadlineWheel<AgentConnection>;
   readonly #addresses = new Interner(100_000);
   readonly #keepaliveRounds: number;
-  #livenessTimer: ReturnType<typeof setInterval> | null = null;
+  #livenessTimer: TimerHandle | null = null;
   #draining = false;
 
   constructor(options: AgentTransportOptions) {
@@ -128,8 +137,7 @@ export class AgentTransport {
   }
 
   start(): void {
-    this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.#o.heartbeatMs);
-    this.#livenessTimer.unref();
+    this.#livenessTimer = this.#o.scheduler.setInterval(() => this.#checkLiveness(), this.#o.heartbeatMs);
   }
 
   /** Takes over an HTTP upgrade request for `/ws`. */
@@ -155,7 +163,7 @@ export class AgentTransport {
   /** Refuses new agents and tells connected ones to come back later (close code 1001). */
   async close(): Promise<void> {
     this.#draining = true;
-    if (this.#livenessTimer !== null) clearInterval(this.#livenessTimer);
+    if (this.#livenessTimer !== null) this.#o.scheduler.clear(this.#livenessTimer);
     this.#livenessTimer = null;
     this.#helloDeadlines.clear();
     const closed = Array.from(this.connections, (connection) => connection.closedPromise());
@@ -255,7 +263,7 @@ export class AgentTransport {
       }
     }
     if (pinged.length === 0) return;
-    const timer = setTimeout(() => {
+    this.#o.scheduler.setTimeout(() => {
       for (const connection of pinged) {
         const flags = connection.liveness;
         connection.liveness = flags & ~PING_PENDING;
@@ -265,7 +273,6 @@ export class AgentTransport {
         }
       }
     }, pongWaitMs(this.#o.heartbeatMs));
-    timer.unref();
   }
 }
 
@@ -387,7 +394,8 @@ export class AgentConnection implements PageSocket {
     const value = decoded.value;
     // The frame that is 99% of traffic goes straight to the model, unvalidated-copy free.
     if (state === State.Open && this.page !== null && isHeartbeat(value)) {
-      this.transport.model.counters(this.page, "heartbeat", value.epoch, value.seq, value.bytes, null, now);
+      this.transport.stats.frames.heartbeat++;
+      this.transport.model.counters(this.page, value.epoch, value.seq, value.bytes, null, now);
       return;
     }
     this.#dispatch(value);
@@ -426,6 +434,7 @@ export class AgentConnection implements PageSocket {
       }
       this.state = State.Welcoming;
       this.transport.helloDone(this);
+      this.transport.stats.frames.hello++;
       model.hello(this, message, this.clientAddress).then(
         (outcome) => {
           if (this.state !== State.Welcoming) {
@@ -462,15 +471,16 @@ export class AgentConnection implements PageSocket {
     }
     const page = this.page;
     if (page === null) return;
+    if (message.type !== "hello") this.transport.stats.frames[message.type]++;
     switch (message.type) {
       case "hello":
         this.reject("duplicate_hello", "hello was already received on this connection");
         return;
       case "heartbeat":
-        model.counters(page, "heartbeat", message.epoch, message.seq, message.bytes, null, this.transport.options.clock.now());
+        model.counters(page, message.epoch, message.seq, message.bytes, null, this.transport.options.clock.now());
         return;
       case "report":
-        model.counters(page, "report", message.epoch, message.seq, message.bytes, message.path, this.transport.options.clock.now());
+        model.counters(page, message.epoch, message.seq, message.bytes, message.path, this.transport.options.clock.now());
         return;
       case "token":
         model.token(page, message.token).catch((error: unknown) => {

@@ -64,20 +64,17 @@ export interface HeartbeatFields {
 }
 
 /**
- * The heartbeat rule, written once: a plain map of type `heartbeat` whose `epoch`, `seq` and
- * `bytes` are counts. Checked on the decoded value without copying it (the hot path), with the
- * same outcome as the protocol validator; anything else goes to the validator for a precise error.
+ * The collector's heartbeat rule: a plain map (no prototype but `Object.prototype` or none) of type
+ * `heartbeat` whose `epoch`, `seq` and `bytes` are counts, as the protocol validator has it. Checked
+ * on the decoded value without copying it (the hot path); whatever it refuses goes to the validator,
+ * which names the problem.
  */
 export function isHeartbeat(value: unknown): value is HeartbeatFields {
   if (value === null || typeof value !== "object") return false;
   const fields = value as HeartbeatFields;
-  return (
-    fields.type === "heartbeat" &&
-    Object.getPrototypeOf(value) === Object.prototype &&
-    isCount(fields.epoch) &&
-    isCount(fields.seq) &&
-    isCount(fields.bytes)
-  );
+  if (fields.type !== "heartbeat") return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && isCount(fields.epoch) && isCount(fields.seq) && isCount(fields.bytes);
 }
 
 function clip(message: string): string {

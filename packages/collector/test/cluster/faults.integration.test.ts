@@ -56,7 +56,7 @@ describe.runIf(redisServerAvailable())("Redis stopped and restarted under two co
     await redis.stop();
     await stream.waitFor((event) => event.type === "partial" && event.data === '{"partial":true}', 10_000);
     for (const n of [a, b]) {
-      await eventually(async () => expect((await fetch(`${n.url}/readyz`)).status).toBe(503), 10_000);
+      await eventually(async () => expect((await fetch(`${n.url}/readyz`)).status).toBe(503), { timeoutMs: 10_000 });
       const response = await fetch(`${n.url}/api/v1/sessions`);
       expect(response.status).toBe(200);
       expect(response.headers.get("sessionlens-partial")).toBe("true");
@@ -77,7 +77,7 @@ describe.runIf(redisServerAvailable())("Redis stopped and restarted under two co
         const list = (await response.json()) as SessionInfo[];
         expect(list.map((s) => s.id).sort()).toEqual(ids);
         expect(byId(list, onA.welcome!.sessionId)?.totalBytesSent).toBe(15);
-      }, 10_000);
+      }, { timeoutMs: 10_000 });
       expect((await fetch(`${n.url}/readyz`)).status).toBe(200);
     }
     await stream.waitFor((event) => event.type === "partial" && event.data === '{"partial":false}', 10_000);
@@ -85,7 +85,7 @@ describe.runIf(redisServerAvailable())("Redis stopped and restarted under two co
     const told = onB.next("message");
     expect(await a.collector.sendMessage(onB.welcome!.sessionId, "ping", 1)).toBe(true);
     expect(await told).toMatchObject({ messageType: "ping", payload: 1 });
-  });
+  }, 45_000);
 });
 
 const DIST = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
@@ -146,7 +146,7 @@ describe.runIf(sharedRedis && existsSync(DIST))("a collector killed with SIGKILL
       const list = await survivor.collector.getSessionInfo();
       expect(byId(list, id)).toMatchObject({ totalBytesSent: 150, activePages: 1, pageIds: [moving.pageId] });
       expect(byId(list, lostId)?.activePages).toBe(0);
-    }, 15_000);
+    }, { timeoutMs: 15_000 });
     const details = (await survivor.collector.getSession(id))!;
     expect(details.pages.map((page) => page.node)).toEqual(["node-live"]);
     expect(details.uptime).toBeGreaterThanOrEqual(createdUptime);
