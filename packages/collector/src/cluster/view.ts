@@ -229,14 +229,17 @@ export class ClusterView implements FeedConsumer {
     }
   }
 
-  /** A message of the changes channel: `id \t node [\t reason]`. */
+  /** A message of the changes channel: `id[ id...] \t node [\t reason]`. */
   #heard(message: string): void {
-    const [id, node, reason] = message.split("\t");
-    if (id === undefined || id === "") return;
+    const [ids, node, reason] = message.split("\t");
+    if (ids === undefined || ids === "") return;
     // This node's own writes change nothing it does not already show.
     if (node === this.#nodeId && reason === undefined) return;
-    const known = this.#dirty.get(id);
-    this.#dirty.set(id, (reason as SessionEndReason | undefined) ?? known ?? null);
+    for (const id of ids.split(" ")) {
+      if (id === "") continue;
+      const known = this.#dirty.get(id);
+      this.#dirty.set(id, (reason as SessionEndReason | undefined) ?? known ?? null);
+    }
   }
 
   async #refresh(): Promise<void> {

@@ -90,6 +90,30 @@ return 1
 `);
 
 /**
+ * Writes this node's contributions to many sessions of one shard whose counters (bytes, lastComm)
+ * changed: one call per shard per flush. A session that ended (tombstone) or is not stored (its
+ * `put` did not reach Redis yet) is skipped. Publishes the written ids in one message.
+ * KEYS: the shard's `all` set (routes the call). ARGV: shard prefix, node, changes channel, then
+ * pairs of id and contribution JSON. Returns the ids that were skipped.
+ */
+export const COUNTERS_SCRIPT = lua(`
+local pre, node = ARGV[1], ARGV[2]
+local written, skipped = {}, {}
+for i = 4, #ARGV, 2 do
+  local id = ARGV[i]
+  local skey = pre .. 's:' .. id
+  if redis.call('EXISTS', skey) == 1 and redis.call('EXISTS', pre .. 't:' .. id) == 0 then
+    redis.call('HSET', skey, 'n:' .. node, ARGV[i + 1])
+    written[#written + 1] = id
+  else
+    skipped[#skipped + 1] = id
+  end
+end
+if #written > 0 then redis.call('PUBLISH', ARGV[3], table.concat(written, ' ') .. '\\t' .. node) end
+return skipped
+`);
+
+/**
  * This node lets go of a session: its contribution's bytes are folded into `closed`. The session
  * ends cluster-wide (indexes dropped, tombstone written) when no other node holds it, or when it
  * was closed by command.

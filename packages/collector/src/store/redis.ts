@@ -2,10 +2,13 @@ import type { SessionRecord, Tombstone } from "../sessions/records.js";
 import { SessionPersistence, type RestoredState } from "./port.js";
 import { mergeSession, recordOfContribution, encodeContribution, type ClusterSessionRecord } from "./redis-codec.js";
 import { createRedisConnection, type RedisConnection } from "./redis-connection.js";
-import { RedisKeys, SHARDS } from "./redis-keys.js";
-import { END_SCRIPT, PUT_SCRIPT, REAP_SCRIPT } from "./redis-scripts.js";
+import { RedisKeys, shardOf, SHARDS } from "./redis-keys.js";
+import { COUNTERS_SCRIPT, END_SCRIPT, PUT_SCRIPT, REAP_SCRIPT } from "./redis-scripts.js";
 
 export const DEFAULT_REDIS_PREFIX = "sessionlens:";
+
+/** Sessions per counters script call. */
+const COUNTERS_BATCH = 500;
 
 export interface RedisStoreOptions {
   /** `redis://host:6379` (or `redis+cluster://host:port` for a Redis Cluster). */
@@ -68,8 +71,10 @@ export class RedisPersistence extends SessionPersistence {
   readonly #ownsConnection: boolean;
   /** Sessions this node holds (the model's live records). */
   readonly #held = new Map<string, SessionRecord>();
-  /** Held sessions whose state is not in Redis yet. */
+  /** Held sessions whose counters changed since they were last written. */
   readonly #dirty = new Set<SessionRecord>();
+  /** Held sessions whose structural change (`put`) did not reach Redis. */
+  readonly #unsaved = new Set<SessionRecord>();
   /** Ends that could not be written yet. */
   readonly #pendingEnds = new Map<string, { tombstone: Tombstone; contribution: string }>();
   readonly #identity = new Map<string, IdentityMark>();
@@ -159,10 +164,11 @@ export class RedisPersistence extends SessionPersistence {
     this.#held.set(record.id, record);
     this.#noteIdentity(record);
     this.#dirty.delete(record);
+    this.#unsaved.delete(record);
     try {
       await this.#write(record);
     } catch (error) {
-      this.#dirty.add(record);
+      this.#unsaved.add(record);
       this.#lost(error);
     }
   }
@@ -175,7 +181,10 @@ export class RedisPersistence extends SessionPersistence {
     const record = this.#held.get(id);
     this.#held.delete(id);
     this.#identity.delete(id);
-    if (record !== undefined) this.#dirty.delete(record);
+    if (record !== undefined) {
+      this.#dirty.delete(record);
+      this.#unsaved.delete(record);
+    }
     const contribution = record === undefined ? "" : encodeContribution(record, 0, this.#o.now());
     try {
       await this.#end(id, tombstone, contribution);
@@ -343,14 +352,44 @@ export class RedisPersistence extends SessionPersistence {
   }
 
   async #flushPending(): Promise<void> {
-    const records = Array.from(this.#dirty);
+    const unsaved = Array.from(this.#unsaved);
+    const counters = Array.from(this.#dirty).filter((record) => !this.#unsaved.has(record));
     const ends = Array.from(this.#pendingEnds);
-    if (records.length === 0 && ends.length === 0) return;
+    if (unsaved.length === 0 && counters.length === 0 && ends.length === 0) return;
+    this.#unsaved.clear();
     this.#dirty.clear();
     this.#pendingEnds.clear();
-    // Issued together: the client writes them in one pipeline.
+    // Counter changes: one script call per shard. Issued together: the client pipelines them.
+    const byShard = new Map<number, SessionRecord[]>();
+    for (const record of counters) {
+      if (this.#held.get(record.id) !== record) continue;
+      const shard = shardOf(record.id);
+      let list = byShard.get(shard);
+      if (list === undefined) byShard.set(shard, (list = []));
+      list.push(record);
+    }
+    // A script blocks Redis while it runs: at most a few hundred sessions per call.
+    const batches: [number, SessionRecord[]][] = [];
+    for (const [shard, records] of byShard) {
+      for (let i = 0; i < records.length; i += COUNTERS_BATCH) batches.push([shard, records.slice(i, i + COUNTERS_BATCH)]);
+    }
+    const now = this.#o.now();
+    const shardWrites = batches.map(([shard, records]) => {
+      const args: (string | number)[] = [this.keys.shard(shard), this.nodeId, this.keys.changes];
+      for (const record of records) args.push(record.id, encodeContribution(record, this.#identity.get(record.id)?.changedAt ?? 0, now));
+      return this.#connection.script<string[]>(COUNTERS_SCRIPT, [this.keys.all(shard)], args).then((skipped) => {
+        this.writes.sessions += records.length - skipped.length;
+        // Not stored yet (its put failed or is in flight): write it in full next time.
+        for (const id of skipped) {
+          const record = this.#held.get(id);
+          if (record !== undefined) this.#unsaved.add(record);
+        }
+      });
+    });
+    const shardLists = batches.map(([, records]) => records);
     const results = await Promise.allSettled([
-      ...records.map((record) => (this.#held.get(record.id) === record ? this.#write(record) : Promise.resolve())),
+      ...shardWrites,
+      ...unsaved.map((record) => (this.#held.get(record.id) === record ? this.#write(record) : Promise.resolve())),
       ...ends.map(([id, pending]) => this.#end(id, pending.tombstone, pending.contribution)),
     ]);
     this.writes.flushes++;
@@ -358,8 +397,12 @@ export class RedisPersistence extends SessionPersistence {
     results.forEach((result, i) => {
       if (result.status === "fulfilled") return;
       failure = result.reason;
-      if (i < records.length) this.#dirty.add(records[i]!);
-      else this.#pendingEnds.set(ends[i - records.length]![0], ends[i - records.length]![1]);
+      if (i < shardWrites.length) for (const record of shardLists[i]!) this.#dirty.add(record);
+      else if (i < shardWrites.length + unsaved.length) this.#unsaved.add(unsaved[i - shardWrites.length]!);
+      else {
+        const [id, pending] = ends[i - shardWrites.length - unsaved.length]!;
+        this.#pendingEnds.set(id, pending);
+      }
     });
     if (failure !== null) {
       this.#lost(failure);
@@ -434,7 +477,7 @@ export class RedisPersistence extends SessionPersistence {
   /** Redis is back: everything this node holds is written again (a restarted Redis lost it). */
   #back(): void {
     if (!this.#opened) return;
-    for (const record of this.#held.values()) this.#dirty.add(record);
+    for (const record of this.#held.values()) this.#unsaved.add(record);
     void this.#renewLease()
       .then(() => this.flush())
       .then(() => this.#reached())
