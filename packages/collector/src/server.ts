@@ -231,6 +231,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   async function start(): Promise<CollectorAddress> {
     state = "starting";
     credentials.setSecret(await loadResumeSecret(o.secret, o.dataDir));
+    if (redisStore !== null && o.secret === undefined) {
+      log("warn", "several collectors share sessions through Redis but no secret was given: set the same --secret (SESSIONLENS_SECRET) on every node, or a session cannot resume on another node");
+    }
     await model.start();
     await view?.start();
     await commands?.start();
