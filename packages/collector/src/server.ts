@@ -107,6 +107,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
           sessionTimeoutMs: o.sessionTimeoutMs,
           tombstoneTtlMs: o.resumeMaxAgeMs,
           now,
+          scheduler: o.scheduler,
           onWarning: (message, error) => log("warn", message, error === undefined ? {} : { err: error }),
         });
   const store =
@@ -160,7 +161,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   // The change feed's consumers, besides the persistence port (the model's own first consumer).
   model.feed.subscribe(new HooksConsumer(emitter, toSessionInfo, now));
   // Several collectors: every read goes through the cluster view, commands through Redis too.
-  const view = redisStore === null ? null : new ClusterView({ store: redisStore, localFeed: model.feed, now, log });
+  const view = redisStore === null ? null : new ClusterView({ store: redisStore, localFeed: model.feed, now, scheduler: o.scheduler, log });
   const commands =
     redisStore === null || view === null
       ? null

@@ -1,3 +1,4 @@
+import { systemScheduler, type Scheduler, type TimerHandle } from "../options.js";
 import { Changed, SessionFeed, type ChangeSet, type FeedConsumer } from "../sessions/feed.js";
 import type { PageCollection, SessionEndReason, SessionRecord } from "../sessions/records.js";
 import { SessionIndex } from "../sessions/session-index.js";
@@ -123,6 +124,8 @@ export interface ClusterViewOptions {
   refreshMs?: number;
   /** Time source (end times of sessions that ended elsewhere). */
   now: () => number;
+  /** Timers. Default: Node's, `unref()`'d. */
+  scheduler?: Scheduler;
   log: (level: "warn" | "error" | "info", message: string, details?: Record<string, unknown>) => void;
 }
 
@@ -145,7 +148,7 @@ export class ClusterView implements FeedConsumer {
   readonly #nodeId: string;
   /** Ids another node changed, with the end reason when it ended there. */
   readonly #dirty = new Map<string, SessionEndReason | null>();
-  #timer: ReturnType<typeof setInterval> | null = null;
+  #timer: TimerHandle | null = null;
   #refreshing = false;
   #resync = false;
   /** A full read is under way (the view may still show what Redis no longer has). */
@@ -157,7 +160,7 @@ export class ClusterView implements FeedConsumer {
   #unsubscribeResubscribed: () => void = () => {};
 
   constructor(options: ClusterViewOptions) {
-    this.#o = { refreshMs: 100, ...options };
+    this.#o = { refreshMs: 100, scheduler: systemScheduler, ...options };
     this.#nodeId = options.store.nodeId;
     this.feed = new SessionFeed((message, error) => options.log("warn", message, { err: error }));
     this.#unsubscribeLocal = options.localFeed.subscribe(this);
@@ -179,13 +182,12 @@ export class ClusterView implements FeedConsumer {
     this.#unsubscribeResubscribed = store.connection.onResubscribed(() => (this.#resync = true));
     this.#subscribed = true;
     await this.#loadAll();
-    this.#timer = setInterval(() => void this.#refresh(), this.#o.refreshMs);
-    this.#timer.unref();
+    this.#timer = this.#o.scheduler.setInterval(() => void this.#refresh(), this.#o.refreshMs);
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#timer !== null) this.#o.scheduler.clear(this.#timer);
     this.#timer = null;
     this.#unsubscribeLocal();
     this.#unsubscribeState();

@@ -1,3 +1,4 @@
+import { systemScheduler, type Scheduler, type TimerHandle } from "../options.js";
 import type { SessionRecord, Tombstone } from "../sessions/records.js";
 import { SessionPersistence, type RestoredState } from "./port.js";
 import { mergeSession, recordOfContribution, encodeContribution, type ClusterSessionRecord } from "./redis-codec.js";
@@ -33,6 +34,8 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** Time source. Default `Date.now`. */
   now?: () => number;
+  /** Timers (the flush and the lease). Default: Node's, `unref()`'d. */
+  scheduler?: Scheduler;
   /** Told about problems (Redis unreachable, a failed write), once per outage. Default: ignored. */
   onWarning?: (message: string, error?: unknown) => void;
   /** An existing connection (tests); the store then does not close it. */
@@ -65,7 +68,8 @@ interface IdentityMark {
 export class RedisPersistence extends SessionPersistence {
   readonly keys: RedisKeys;
   readonly nodeId: string;
-  readonly #o: Required<Omit<RedisStoreOptions, "connection" | "cluster">>;
+  readonly #o: Required<Omit<RedisStoreOptions, "connection" | "cluster" | "scheduler">>;
+  readonly #scheduler: Scheduler;
   readonly #stateListeners = new Set<(reachable: boolean) => void>();
   readonly #connection: RedisConnection;
   readonly #ownsConnection: boolean;
@@ -78,8 +82,8 @@ export class RedisPersistence extends SessionPersistence {
   /** Ends that could not be written yet. */
   readonly #pendingEnds = new Map<string, { tombstone: Tombstone; contribution: string }>();
   readonly #identity = new Map<string, IdentityMark>();
-  #flushTimer: ReturnType<typeof setInterval> | null = null;
-  #leaseTimer: ReturnType<typeof setInterval> | null = null;
+  #flushTimer: TimerHandle | null = null;
+  #leaseTimer: TimerHandle | null = null;
   #flushing: Promise<void> | null = null;
   #reaping = false;
   #reachable = true;
@@ -105,6 +109,7 @@ export class RedisPersistence extends SessionPersistence {
       now: options.now ?? Date.now,
       onWarning: options.onWarning ?? (() => {}),
     };
+    this.#scheduler = options.scheduler ?? systemScheduler;
     this.#ownsConnection = options.connection === undefined;
     this.#connection =
       options.connection ??
@@ -153,10 +158,8 @@ export class RedisPersistence extends SessionPersistence {
         if (record !== null) sessions.push(record);
       });
     }
-    this.#flushTimer = setInterval(() => void this.flush().catch(() => {}), this.#o.flushIntervalMs);
-    this.#flushTimer.unref();
-    this.#leaseTimer = setInterval(() => void this.#leaseTick(), Math.max(100, Math.floor(this.#o.leaseTtlMs / 3)));
-    this.#leaseTimer.unref();
+    this.#flushTimer = this.#scheduler.setInterval(() => void this.flush().catch(() => {}), this.#o.flushIntervalMs);
+    this.#leaseTimer = this.#scheduler.setInterval(() => void this.#leaseTick(), Math.max(100, Math.floor(this.#o.leaseTtlMs / 3)));
     return { sessions };
   }
 
@@ -220,8 +223,8 @@ export class RedisPersistence extends SessionPersistence {
   }
 
   override async close(): Promise<void> {
-    if (this.#flushTimer !== null) clearInterval(this.#flushTimer);
-    if (this.#leaseTimer !== null) clearInterval(this.#leaseTimer);
+    if (this.#flushTimer !== null) this.#scheduler.clear(this.#flushTimer);
+    if (this.#leaseTimer !== null) this.#scheduler.clear(this.#leaseTimer);
     this.#flushTimer = this.#leaseTimer = null;
     if (this.#opened) {
       await this.flush().catch(() => {});
