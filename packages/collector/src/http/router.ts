@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SessionFilter } from "@sessionlens/shared";
 import type { Registry } from "prom-client";
-import { CommandError, compileQuery, toSessionInfo, type SessionQueries, type SessionRecord } from "../query/index.js";
+import { CommandError, compileQuery, type SessionQueries, type SessionRecord } from "../query/index.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
+import { ClientErrorLog, isJsonContentType } from "./guards.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
 import type { StatusPage } from "./status-page.js";
 
@@ -18,6 +19,8 @@ export interface HttpDependencies {
   statusPage: StatusPage;
   apiToken: string | undefined;
   maxMessageBytes: number;
+  /** Where bad client input is logged (capped and rate-limited); shared with the server's own. */
+  clientErrors?: ClientErrorLog;
   now(): number;
   /** Null when ready, else why not. */
   notReadyReason(): Promise<string | null>;
@@ -52,11 +55,18 @@ export interface Route {
  */
 export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   const authorized = createBearerCheck(deps.apiToken);
+  const clientErrors = deps.clientErrors ?? new ClientErrorLog(deps.log, deps.now);
   const table = routes(deps).map((route) => ({ route, segments: route.path.split("/").slice(1) }));
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
-    const url = new URL(req.url ?? "/", "http://collector.invalid");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://collector.invalid");
+    } catch {
+      clientErrors.write("a request with an unparsable target was refused", { target: req.url ?? "" });
+      return sendError(res, 400, "bad_request", "the request target is not a valid URL");
+    }
     const path = url.pathname;
     // Several collectors and Redis unreachable: this node answers with what it has, marked partial.
     if (path.startsWith("/api/") && deps.queries.partial()) res.setHeader("SessionLens-Partial", "true");
@@ -83,8 +93,10 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   }
 
   return (req, res) => {
+    res.setHeader("x-content-type-options", "nosniff");
     dispatch(req, res).catch((error: unknown) => {
-      deps.log("error", "an HTTP request failed", { err: error, method: req.method, path: req.url?.split("?")[0] });
+      // Capped and rate-limited like client errors: whoever can make a request fail must not flood the log.
+      clientErrors.write("an HTTP request failed", { err: error, method: req.method ?? "", path: req.url?.split("?")[0] ?? "" }, "error");
       sendError(res, 500, "internal", "the collector could not answer this request");
     });
   };
@@ -134,7 +146,7 @@ function routes(deps: HttpDependencies): Route[] {
     {
       methods: ["GET", "HEAD"],
       path: "/api/v1/sessions",
-      handle: ({ res, method, query }) => streamSessions(res, deps.queries.records(filterOf(query)), deps.now(), method === "HEAD"),
+      handle: ({ res, method, query }) => streamSessions(res, deps.queries, deps.queries.records(filterOf(query)), deps.now(), method === "HEAD"),
     },
     {
       methods: ["GET", "HEAD", "DELETE"],
@@ -210,8 +222,14 @@ function routes(deps: HttpDependencies): Route[] {
     return fromQuery ?? "";
   }
 
-  /** The parsed JSON body, or undefined after answering 413 / 400. */
+  /** The parsed JSON body, or undefined after answering 415 / 413 / 400. */
   async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    if (!isJsonContentType(req)) {
+      // A cross-site form or `text/plain` fetch cannot send application/json without a preflight (CSRF).
+      sendError(res, 415, "unsupported_media_type", "bodies must be sent with `Content-Type: application/json`", { connection: "close" });
+      req.resume();
+      return undefined;
+    }
     let raw: Buffer;
     try {
       raw = await readBody(req, deps.maxMessageBytes);
@@ -250,7 +268,7 @@ function matchPath(pattern: readonly string[], segments: readonly (string | null
 }
 
 /** A bare JSON array, written in chunks with backpressure. */
-async function streamSessions(res: ServerResponse, records: SessionRecord[], now: number, head: boolean): Promise<void> {
+async function streamSessions(res: ServerResponse, queries: SessionQueries, records: SessionRecord[], now: number, head: boolean): Promise<void> {
   res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   if (head) {
     res.end();
@@ -258,7 +276,7 @@ async function streamSessions(res: ServerResponse, records: SessionRecord[], now
   }
   let chunk = "[";
   for (let i = 0; i < records.length; i++) {
-    chunk += (i === 0 ? "" : ",") + JSON.stringify(toSessionInfo(records[i]!, now));
+    chunk += (i === 0 ? "" : ",") + queries.sessionJson(records[i]!, now);
     if (chunk.length >= CHUNK_CHARS) {
       const flushed = res.write(chunk);
       chunk = "";

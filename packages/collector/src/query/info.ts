@@ -58,7 +58,7 @@ export function toSessionDetails(record: SessionRecord, now: number, device: Dev
       id: page.id,
       ...("node" in page && typeof page.node === "string" ? { node: page.node } : {}),
       path: page.path,
-      bytes: page.earlierBytes + page.epochBytes,
+      bytes: Math.min(page.earlierBytes + page.epochBytes, Number.MAX_SAFE_INTEGER),
       connected: page.disconnectedAt === null,
       openedAt: iso(page.openedAt),
       connectedAt: iso(page.connectedAt),

@@ -79,6 +79,8 @@ export class RedisPersistence extends SessionPersistence {
   readonly #dirty = new Set<SessionRecord>();
   /** Held sessions whose structural change (`put`) did not reach Redis. */
   readonly #unsaved = new Set<SessionRecord>();
+  /** Ends being written now (a flush waits for them: "closed" is answered once the tombstone is stored). */
+  readonly #endsInFlight = new Set<Promise<void>>();
   /** Ends that could not be written yet. */
   readonly #pendingEnds = new Map<string, { tombstone: Tombstone; contribution: string }>();
   readonly #identity = new Map<string, IdentityMark>();
@@ -189,11 +191,15 @@ export class RedisPersistence extends SessionPersistence {
       this.#unsaved.delete(record);
     }
     const contribution = record === undefined ? "" : encodeContribution(record, 0, this.#o.now());
-    try {
-      await this.#end(id, tombstone, contribution);
-    } catch (error) {
+    const writing = this.#end(id, tombstone, contribution).catch((error: unknown) => {
       this.#pendingEnds.set(id, { tombstone, contribution });
       this.#lost(error);
+    });
+    this.#endsInFlight.add(writing);
+    try {
+      await writing;
+    } finally {
+      this.#endsInFlight.delete(writing);
     }
   }
 
@@ -217,6 +223,7 @@ export class RedisPersistence extends SessionPersistence {
   /** Writes every pending change (counters, structural changes and ends that failed) now. */
   override async flush(): Promise<void> {
     if (!this.#opened) return;
+    if (this.#endsInFlight.size > 0) await Promise.all(this.#endsInFlight);
     if (this.#flushing !== null) return this.#flushing;
     this.#flushing = this.#flushPending().finally(() => (this.#flushing = null));
     return this.#flushing;

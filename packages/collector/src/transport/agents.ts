@@ -9,7 +9,7 @@ import type { SessionModel } from "../sessions/model.js";
 import type { Page, PageSocket, PreparedMessage } from "../sessions/session.js";
 import { Interner } from "../sessions/strings.js";
 import { DeadlineWheel } from "../sessions/wheel.js";
-import { createAddressResolver, type AddressResolver } from "./address.js";
+import { createAddressResolver, limitKey, type AddressResolver } from "./address.js";
 import {
   closePageFrame,
   closeSessionFrame,
@@ -34,6 +34,10 @@ export interface AgentTransportOptions {
   connectionRatePerIp: number;
   /** New connections one address may open at once (token bucket size). */
   connectionBurstPerIp: number;
+  /** New connections per second from all addresses together (token bucket refill rate). */
+  connectionRate: number;
+  /** New connections all addresses together may open at once (token bucket size). */
+  connectionBurst: number;
   helloTimeoutMs: number;
   maxMessagesPerWindow: number;
   rateWindowMs: number;
@@ -77,8 +81,12 @@ const WS_MAX_PAYLOAD = 2 * LIMITS.maxAgentFrameBytes;
 
 /** Frames that may queue behind a hello that is still being verified. */
 const MAX_QUEUED_WHILE_WELCOMING = 16;
-/** How long a shutdown waits for agents to acknowledge the close before cutting them off. */
-const SHUTDOWN_CLOSE_WAIT_MS = 1_000;
+/**
+ * How long a shutdown waits for agents to answer its close frames before cutting the rest off.
+ * Short: with thousands of agents the handshakes queue behind each other, and every millisecond
+ * spent here is one more in which a restarting collector refuses its agents.
+ */
+const SHUTDOWN_CLOSE_WAIT_MS = 200;
 
 const kConnection = Symbol("sessionlens.connection");
 type AgentSocket = WebSocket & { [kConnection]?: AgentConnection };
@@ -103,6 +111,7 @@ export class AgentTransport {
   readonly #resolveAddress: AddressResolver;
   readonly #perAddress: ConnectionCounter;
   readonly #newPerAddress: ConnectionRateLimiter;
+  readonly #newOverall: ConnectionRateLimiter;
   readonly #helloDeadlines: DeadlineWheel<AgentConnection>;
   readonly #addresses = new Interner(100_000);
   readonly #keepaliveRounds: number;
@@ -124,6 +133,7 @@ export class AgentTransport {
     this.#resolveAddress = createAddressResolver(options.trustProxy);
     this.#perAddress = new ConnectionCounter(options.maxConnectionsPerIp);
     this.#newPerAddress = new ConnectionRateLimiter(options.connectionRatePerIp, options.connectionBurstPerIp);
+    this.#newOverall = new ConnectionRateLimiter(options.connectionRate, options.connectionBurst);
     this.#helloDeadlines = new DeadlineWheel(options.resolutionMs);
     this.#keepaliveRounds = Math.max(1, Math.round(options.keepaliveMs / options.heartbeatMs));
   }
@@ -153,6 +163,7 @@ export class AgentTransport {
   tick(): void {
     const now = this.#o.clock.now();
     this.#newPerAddress.prune(now);
+    this.#newOverall.prune(now);
     for (const connection of this.#helloDeadlines.takeDue(now)) {
       if (connection.state === State.AwaitingHello) {
         connection.reject("hello_timeout", `no hello within ${this.#o.helloTimeoutMs} ms`);
@@ -160,14 +171,19 @@ export class AgentTransport {
     }
   }
 
-  /** Refuses new agents and tells connected ones to come back later (close code 1001). */
+  /**
+   * Refuses new agents and tells connected ones to come back soon: every socket gets its close
+   * frame (1012, service restart) at once; those that have not answered within
+   * SHUTDOWN_CLOSE_WAIT_MS are terminated, since their close frame is already on its way.
+   */
   async close(): Promise<void> {
     this.#draining = true;
     if (this.#livenessTimer !== null) this.#o.scheduler.clear(this.#livenessTimer);
     this.#livenessTimer = null;
     this.#helloDeadlines.clear();
     const closed = Array.from(this.connections, (connection) => connection.closedPromise());
-    for (const connection of this.connections) connection.close(CLOSE_CODES.goingAway, "collector shutting down");
+    // 1012 (service restart): agents come back after a short, spread-out wait.
+    for (const connection of this.connections) connection.close(CLOSE_CODES.serviceRestart, "collector restarting");
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(closed),
@@ -193,7 +209,7 @@ export class AgentTransport {
   closed(connection: AgentConnection, code: number): void {
     this.connections.delete(connection);
     this.#helloDeadlines.cancel(connection);
-    if (connection.countedAddress) this.#perAddress.remove(connection.clientAddress);
+    if (connection.countedAddress) this.#perAddress.remove(limitKey(connection.clientAddress));
     this.stats.connectionsClosed.set(code, (this.stats.connectionsClosed.get(code) ?? 0) + 1);
   }
 
@@ -221,7 +237,19 @@ export class AgentTransport {
       connection.reject("origin_not_allowed", `origin ${origin === undefined ? "(none)" : JSON.stringify(origin).slice(0, 80)} is not allowed`);
       return;
     }
-    if (!this.#newPerAddress.tryTake(clientAddress, this.#o.clock.now())) {
+    // Per address (IPv6 by /64), and overall: many source addresses do not add up to more.
+    const key = limitKey(clientAddress);
+    const now = this.#o.clock.now();
+    if (!this.#newOverall.tryTake("", now)) {
+      connection.reject(
+        "rate_limited",
+        `more than ${this.#o.connectionRate} new connections per second in all`,
+        closeCodeFor("rate_limited"),
+        "connection_rate_limited",
+      );
+      return;
+    }
+    if (!this.#newPerAddress.tryTake(key, now)) {
       connection.reject(
         "rate_limited",
         `more than ${this.#o.connectionRatePerIp} new connections per second from this address`,
@@ -230,7 +258,7 @@ export class AgentTransport {
       );
       return;
     }
-    if (!this.#perAddress.tryAdd(clientAddress)) {
+    if (!this.#perAddress.tryAdd(key)) {
       connection.reject("too_many_connections", `at most ${this.#o.maxConnectionsPerIp} connections per address`);
       return;
     }
