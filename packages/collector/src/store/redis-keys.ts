@@ -15,7 +15,8 @@
  * | `P{N}:n:<node>` | set | ids of the sessions a node holds something of |
  * | `P lease:<node>` | string, PX | the node is alive while it exists |
  * | `P nodes` | set | node ids that may hold something |
- * | `P changes` / `P commands` | pub/sub channels | changed session ids / commands for the node holding a page |
+ * | `P changes` | pub/sub channel | `<id>[ <id>...]\t<node>[\t<end reason>]`: sessions a node wrote (or ended) |
+ * | `P commands` | pub/sub channel | JSON commands (close a session or page, a message) for the node holding the page |
  */
 
 /** Shards of the key space. Part of the layout: every node of one cluster must use the same. */
