@@ -94,8 +94,19 @@ for (const node of nodes) {
   });
 }
 
-setTimeout(() => {
-  if (stopping) return;
+/** Resolves once every collector is ready and every gateway answers. */
+async function allUp() {
+  const urls = nodes.flatMap((node) => [`http://${host}:${node.port}/readyz`, `http://${host}:${node.demoPort}/`]);
+  for (;;) {
+    if (stopping) return false;
+    const answers = await Promise.all(urls.map((url) => globalThis.fetch(url).then((response) => response.ok, () => false)));
+    if (answers.every(Boolean)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+void allUp().then((up) => {
+  if (!up) return;
   console.log(`
   SessionLens cluster is running (Redis: ${redisUrl}, key prefix ${prefix})
     demo app on node-a:   http://${host}:${nodes[0].demoPort}/   (its agents connect to node-a)
@@ -107,7 +118,7 @@ setTimeout(() => {
       node packages/collector/bin/sessionlens.js sessions --url http://${host}:${nodes[1].port}
   Ctrl-C stops everything.
 `);
-}, 2000).unref();
+});
 
 function stop(code = 0) {
   if (stopping) return;

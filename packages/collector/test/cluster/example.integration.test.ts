@@ -32,7 +32,8 @@ describe.runIf(BUILT && redisServerAvailable())("pnpm cluster (scripts/cluster.m
     stops.push(async () => {
       if (child.exitCode === null) child.kill("SIGKILL");
     });
-    await eventually(() => expect(output).toContain("SessionLens cluster is running"), { timeoutMs: 20_000 });
+    // Printed once both collectors are ready and both gateways answer.
+    await eventually(() => expect(output).toContain("SessionLens cluster is running"), { timeoutMs: 30_000 });
     for (const port of [a, b]) expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     for (const port of [demoA, demoB]) expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
 
