@@ -49,7 +49,8 @@ if (flags.help) {
 const FULL = {
   mode: "full",
   ingestPages: [5_000, 20_000],
-  ingestServers: ["ws", "collector", "socketio"],
+  // collector-redis: the Redis store (REDIS_URL, default 127.0.0.1:6379), Redis's CPU beside it.
+  ingestServers: ["ws", "collector", "collector-redis", "socketio"],
   heartbeatIntervalMs: 2_000,
   warmupMs: 5_000,
   measureMs: 20_000,
@@ -235,7 +236,7 @@ async function main() {
     for (let rep = 1; rep <= config.reps; rep++) {
       for (const pages of config.ingestPages) {
         for (const server of config.ingestServers) {
-          if (server === "collector" && needCollector) {
+          if (server.startsWith("collector") && needCollector) {
             if (rep === 1) errors.push({ server, pages, error: needCollector });
             continue;
           }

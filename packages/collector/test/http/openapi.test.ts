@@ -120,7 +120,7 @@ describe("openapi.json", () => {
         "/ws",
       ].sort(),
     );
-    expect(Object.keys(doc.paths["/api/v1/events"]!["get"]!["x-sse-events"]!)).toEqual(["snapshot", "upsert", "remove"]);
+    expect(Object.keys(doc.paths["/api/v1/events"]!["get"]!["x-sse-events"]!)).toEqual(["snapshot", "upsert", "remove", "partial"]);
   });
 });
 
