@@ -9,7 +9,11 @@
 // 3. Event propagation: a page on node B changes path, until node A's cluster view shows it.
 //
 // Uses REDIS_URL (default redis://127.0.0.1:6379) under a fresh key prefix, removed at the end.
+// Prints the JSON (and writes it to --out FILE when given; bench/run.mjs reads it from there).
+// When no Redis answers at REDIS_URL it measures nothing and says so: `{ unavailable: "no Redis at ..." }`.
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { createCollector } from "@sessionlens/collector";
@@ -17,12 +21,55 @@ import { decodeCollectorMessage, encodeMessage } from "@sessionlens/shared/codec
 import WebSocket from "ws";
 import { summarize } from "../lib/stats.mjs";
 
-const { values: flags } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const { values: flags } = parseArgs({ options: { quick: { type: "boolean", default: false }, out: { type: "string" } } });
 const SIZES = flags.quick
   ? { sessions: 10_000, users: 100, queries: 200, commands: 100, events: 50 }
   : { sessions: 100_000, users: 1_000, queries: 1_000, commands: 500, events: 200 };
 const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+// The URL as shown in the results: without a password.
+const shownUrl = (() => {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.href.replace(/\/$/, "");
+  } catch {
+    return url;
+  }
+})();
 const prefix = `slbench:${randomBytes(4).toString("hex")}:`;
+
+const report = (results) => {
+  const json = JSON.stringify(results, null, 2);
+  if (flags.out) writeFileSync(flags.out, json);
+  console.log(json);
+};
+
+/** Resolves to null when something at `url` answers PING within 2 s, else to the reason it does not. */
+function probeRedis(redisUrl) {
+  let host, port;
+  try {
+    const parsed = new URL(redisUrl);
+    host = parsed.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1";
+    port = Number(parsed.port || 6379);
+  } catch {
+    return Promise.resolve(`invalid REDIS_URL "${redisUrl}"`);
+  }
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (reason) => (socket.destroy(), clearTimeout(timer), resolve(reason));
+    const timer = setTimeout(() => done("no answer within 2 s"), 2_000);
+    socket.once("error", (error) => done(error.code ?? error.message));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    // +PONG, or -NOAUTH/-ERR from a Redis that wants a password (the store authenticates from the URL).
+    socket.once("data", (data) => done(/^[+-]/.test(data.toString()) ? null : "not a Redis server"));
+  });
+}
+
+const unreachable = await probeRedis(url);
+if (unreachable) {
+  report({ mode: flags.quick ? "quick" : "full", redis: shownUrl, sizes: SIZES, unavailable: `no Redis at ${shownUrl} (${unreachable})` });
+  process.exit(0);
+}
 const { RedisPersistence } = await import(new URL("../../packages/collector/dist/store/redis.js", import.meta.url).href);
 const { compileQuery } = await import(new URL("../../packages/collector/dist/query/filter.js", import.meta.url).href);
 
@@ -78,7 +125,7 @@ async function agent(wsUrl) {
   return { ws, next, welcome: await welcome, report: (path) => ws.send(encodeMessage({ type: "report", epoch, seq: seq++, bytes: seq * 10, path })) };
 }
 
-const results = { mode: flags.quick ? "quick" : "full", redis: url, sizes: SIZES };
+const results = { mode: flags.quick ? "quick" : "full", redis: shownUrl, sizes: SIZES };
 const writer = new RedisPersistence({ url, prefix, nodeId: "bench-writer", flushIntervalMs: 60_000 });
 const direct = new RedisPersistence({ url, prefix, nodeId: "bench-direct" });
 let a, b;
@@ -158,4 +205,4 @@ async function cleanup() {
   await connection.close();
 }
 
-console.log(JSON.stringify(results, null, 2));
+report(results);
