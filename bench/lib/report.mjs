@@ -38,6 +38,7 @@ export function aggregateIngest(runs) {
       rssPerPage: median(list.map((r) => r.memory.rssPerPage)),
       rssBase: median(list.map((r) => r.memory.before.rss)),
       heartbeatRate: median(list.map((r) => r.heartbeatRate)),
+      redisCpuPerHeartbeatUs: list.every((r) => r.redisCpuPerHeartbeatUs != null) ? median(list.map((r) => r.redisCpuPerHeartbeatUs)) : null,
       cpuUtilisation: median(list.map((r) => r.cpuUtilisation)),
     };
   }
@@ -179,7 +180,18 @@ export function verdictRows(results) {
     if (w.socketIo && !w.socketIo.error) add("wire.socketio", "5. Agent cost", "Socket.IO event with the same heartbeat fields (context)", fmtBytes(w.socketIo.heartbeat), "-", null, w.socketIo.heartbeat);
   }
 
-  rows.push({ key: "redis", value: null, section: "6. Redis store", figure: "ingest with Redis store vs in-memory", measured: "not measured", target: "<= 2x", verdict: "n/a", detail: "there is no Redis store in this release" });
+  // 6: the Redis store's ingest cost beside the embedded store's, from the same interleaved runs.
+  for (const tier of results.ingest ? (results.config?.ingestPages ?? []) : []) {
+    const b = agg[`collector:${tier}`];
+    const r = agg[`collector-redis:${tier}`];
+    if (!b || !r) continue;
+    const label = `${tier.toLocaleString("en-US")} pages`;
+    const ratio = r.cpuPerHeartbeatUs / b.cpuPerHeartbeatUs;
+    add(`redis.ingest.${tier}`, "6. Redis store", `collector CPU per heartbeat, Redis store / embedded store, ${label}`, `${fmtRatio(ratio)} (redis ${fmtUs(r.cpuPerHeartbeatUs)}, embedded ${fmtUs(b.cpuPerHeartbeatUs)})`, "<= 2x", ratio <= 2, ratio);
+    if (r.redisCpuPerHeartbeatUs != null) {
+      add(`redis.ingest.server.${tier}`, "6. Redis store", `Redis server's own CPU per heartbeat, ${label} (context)`, fmtUs(r.redisCpuPerHeartbeatUs), "stated", null, r.redisCpuPerHeartbeatUs);
+    }
+  }
   redisRows(results.redis, add, error);
   return rows;
 }
