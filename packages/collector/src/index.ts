@@ -21,6 +21,7 @@ export { CommandError } from "./sessions/model.js";
 export { LIFECYCLE_EVENT_NAMES } from "./sessions/events.js";
 export type { LifecycleEvents, LifecycleEventName, PageEndReason } from "./sessions/events.js";
 export { STATUS_PAGE_CSP } from "./http/status-page.js";
+export { HTTP_ERROR_CODES } from "./http/respond.js";
 export type { HttpErrorCode } from "./http/respond.js";
 export { createClient, SessionLensHttpError } from "./client.js";
 export type { SessionLensClient, ClientOptions, SessionChange, SessionWatch } from "./client.js";
