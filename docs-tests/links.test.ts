@@ -65,6 +65,20 @@ describe.each(docs.map((doc) => [doc.file, doc] as const))("%s", (_file, doc) =>
   });
 });
 
+describe("tests the docs describe", () => {
+  it("exist with the modifiers the docs give them (it.fails, it.skip, it.todo)", () => {
+    const tests = repoFiles.filter((file) => file.endsWith(".test.ts") && !file.startsWith("docs-tests/"));
+    const sources = tests.map((file) => readFileSync(join(ROOT, file), "utf8")).join("\n");
+    const stale: string[] = [];
+    for (const doc of docs) {
+      for (const [modifier] of prose(doc).matchAll(/\b(?:it|test|describe)\.(?:fails|skip|todo|only)\b/g)) {
+        if (!sources.includes(`${modifier}(`)) stale.push(`${doc.file}: ${modifier} (no test uses it)`);
+      }
+    }
+    expect(stale).toEqual([]);
+  });
+});
+
 describe("testing/ helpers", () => {
   it("are each used by a test (a helper the docs describe but nothing imports is a stale claim)", () => {
     const tests = repoFiles.filter((file) => /\.test\.ts$/.test(file) || /test\/.*\.ts$/.test(file));

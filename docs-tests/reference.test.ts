@@ -290,6 +290,26 @@ describe("HTTP API and metrics against a live collector", () => {
     expect(failures).toEqual([]);
   });
 
+  it("points agents at the collector's WebSocket path, and every collector URL of the docs answers", async () => {
+    const failures: string[] = [];
+    for (const doc of allDocs) {
+      // An absolute ws(s):// URL names the collector itself: its path is /ws (a proxied path is relative).
+      for (const [url] of doc.text.matchAll(/\bwss?:\/\/[^\s"'`)<>\]]+/g)) {
+        const path = new URL(url).pathname;
+        if (path !== "/ws") failures.push(`${doc.file}: ${url} (the collector answers agents at /ws only)`);
+      }
+      // Every URL on the documented address answers on a live collector (no 404 "no route", no 405).
+      for (const [url] of doc.text.matchAll(/\bhttps?:\/\/127\.0\.0\.1:8787(?:\/[^\s"'`)<>\]]*)?/g)) {
+        const path = new URL(url).pathname.replace(/[.,;:]+$/, "");
+        if (path.includes("$") || path.includes("*")) continue;
+        const response = await fetch(`${live.url}${path}`, { headers: { accept: "application/json" } });
+        const body = response.headers.get("content-type")?.includes("event-stream") ? (await response.body?.cancel(), "") : await response.text();
+        if (response.status === 405 || (response.status === 404 && body.includes("no route"))) failures.push(`${doc.file}: ${url} answered ${response.status}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
   it("documents every route of the OpenAPI description, when there is one", async () => {
     const response = await fetch(`${live.url}/api/v1/openapi.json`);
     if (response.status !== 200) return void (await response.body?.cancel());
