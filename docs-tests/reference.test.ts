@@ -229,7 +229,10 @@ describe("close codes and error codes (@sessionlens/shared CLOSE_CODES, ERROR_CO
 
   it("names only error codes that exist, and every one of them", () => {
     const text = prose(collectorReadme);
-    const section = text.slice(text.indexOf("## Agents: close codes and error codes"), text.indexOf("## Command line"));
+    const start = text.indexOf("## Agents: close codes and error codes");
+    expect(start, "packages/collector/README.md: the section '## Agents: close codes and error codes'").toBeGreaterThanOrEqual(0);
+    const end = text.indexOf("\n## ", start + 1);
+    const section = text.slice(start, end < 0 ? undefined : end);
     const mentioned = new Set(codeSpans(section).filter((span) => /^[a-z]+(_[a-z]+)+$/.test(span)));
     const known = new Set<string>([...ERROR_CODES, "missed_pong", "bad_frame", "closed_page", "connection_rate_limited"]);
     expect([...mentioned].filter((code) => !known.has(code))).toEqual([]);

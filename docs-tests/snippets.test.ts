@@ -5,7 +5,7 @@
  * to it; `createCollector` in a snippet listens on port 0 with nothing on disk; an agent a snippet
  * starts must get its welcome).
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
@@ -42,6 +42,25 @@ const fileOf = (block: CodeBlock, suffix = ""): string =>
 
 afterAll(() => rmSync(GENERATED, { recursive: true, force: true }));
 
+/**
+ * Every entry point the packages export (`@sessionlens/collector/client`...), mapped to its
+ * TypeScript source (`./dist/x.d.ts` -> `src/x.ts`), so snippets typecheck against the sources.
+ */
+function sourcePaths(): Record<string, string[]> {
+  const paths: Record<string, string[]> = {};
+  for (const dir of readdirSync(join(ROOT, "packages"))) {
+    const file = join(ROOT, "packages", dir, "package.json");
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, "utf8")) as { name: string; exports?: Record<string, string | { types?: string }> };
+    for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
+      const types = typeof target === "string" ? target : target.types;
+      if (!types?.endsWith(".d.ts")) continue;
+      paths[pkg.name + subpath.slice(1)] = [join(ROOT, "packages", dir, types.replace(/^\.\/dist\//, "src/").replace(/\.d\.ts$/, ".ts"))];
+    }
+  }
+  return paths;
+}
+
 describe("TypeScript in the docs", () => {
   it("typechecks against the packages (every ts/js block not marked illustrative)", () => {
     rmSync(GENERATED, { recursive: true, force: true });
@@ -67,14 +86,7 @@ describe("TypeScript in the docs", () => {
       allowJs: true,
       checkJs: true,
       baseUrl: ROOT,
-      paths: {
-        "@sessionlens/shared": src("packages/shared/src/index.ts"),
-        "@sessionlens/shared/codec": src("packages/shared/src/codec.ts"),
-        "@sessionlens/agent": src("packages/agent/src/index.ts"),
-        "@sessionlens/collector": src("packages/collector/src/index.ts"),
-        "@sessionlens/collector/client": src("packages/collector/src/client.ts"),
-        ws: src("packages/agent/node_modules/@types/ws/index.d.ts"),
-      },
+      paths: { ...sourcePaths(), ws: src("packages/agent/node_modules/@types/ws/index.d.ts") },
     });
     const problems = ts
       .getPreEmitDiagnostics(program)
