@@ -15,8 +15,8 @@
  *   exist (the script in the right package.json, the paths on disk), not run.
  * Anything else fails: mark the block `<!-- illustrative: why -->` or teach this file.
  */
-import { execFile, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,7 +36,10 @@ function run(script: string, env: NodeJS.ProcessEnv, timeoutMs = 15_000): Promis
 }
 
 const blocks = allBlocks().filter((block) => SHELL_LANGS.has(block.lang) && !isIllustrative(block));
-const python = existsSync("/usr/bin/python3") || existsSync("/usr/local/bin/python3");
+/** Whether a program is on the PATH. */
+const has = (program: string): boolean => spawnSync("bash", ["-c", `command -v ${program}`]).status === 0;
+const python = has("python3");
+const curl = has("curl");
 
 describe("shell commands in the docs", () => {
   let binDir: string;
@@ -92,14 +95,15 @@ describe("shell commands in the docs", () => {
           await checkServe(at, command, env);
           continue;
         }
-        if (kinds.includes("python") && !python) {
-          if (process.env["CI"] === "true") throw new Error("python3 is missing");
-          console.warn(`[skip] ${at}: no python3`);
+        const missing = kinds.includes("python") && !python ? "python3" : kinds.includes("curl") && !curl ? "curl" : null;
+        if (missing) {
+          if (process.env["CI"] === "true") throw new Error(`${at}: ${missing} is missing (.ci/run installs it)`);
+          console.warn(`[skip] ${at}: no ${missing} on the PATH`);
           continue;
         }
         const text = substituteIds(live.rewrite(command.text), live);
-        const curl = `curl() { command curl --max-time 2 -w '\\n__STATUS__ %{http_code}\\n' "$@"; }`;
-        const result = await run([curl, ...setup, text].join("\n"), env);
+        const curlWrapper = `curl() { command curl --max-time 2 -w '\\n__STATUS__ %{http_code}\\n' "$@"; }`;
+        const result = await run([curlWrapper, ...setup, text].join("\n"), env);
         const streaming = /curl\s.*-\w*N/.test(text);
         expect(result.code === 0 || (streaming && result.code === 28), `${at}: \`${text}\` exited ${result.code}: ${result.stderr}`).toBe(true);
         if (kinds.includes("curl")) {
