@@ -35,7 +35,8 @@ const names = (cell: string): string[] => codeSpans(cell).filter((span) => /^\w+
 
 /** A documented default, as a value: `"127.0.0.1"`, `1_024`, `65,536`, `[]`, `3 × heartbeatMs`, `7 days`, `true`. */
 function parseDefault(text: string, context: Record<string, unknown>): unknown {
-  const t = text.replace(/`/g, "").trim();
+  // The value is the first code span when there is one (`3_600_000` (1 h)), else the text.
+  const t = (codeSpans(text)[0] ?? text).trim();
   if (/^"[^"]*"$/.test(t)) return t.slice(1, -1);
   if (/^(true|false)$/.test(t)) return t === "true";
   if (t === "[]") return [];
@@ -345,7 +346,8 @@ describe("HTTP API and metrics against a live collector", () => {
       // Labels are the code spans outside parentheses: `reason` (error codes, plus `missed_pong`...) -> reason.
       let labelsCell = row.cells[1]!;
       for (let previous = ""; previous !== labelsCell; ) [previous, labelsCell] = [labelsCell, labelsCell.replace(/\([^()]*\)/g, "")];
-      for (const name of codeSpans(row.cells[0]!)) documented[name] = codeSpans(labelsCell).sort();
+      const labels = codeSpans(labelsCell).filter((span) => /^[a-z_][a-z0-9_]*$/i.test(span));
+      for (const name of codeSpans(row.cells[0]!)) documented[name] = labels.sort();
     }
     expect(documented).toEqual(actual);
   });
