@@ -182,6 +182,39 @@ describe("command line (packages/collector/README.md, sessionlens --help)", () =
   });
 });
 
+describe("environment tables (any doc: | environment | default | ...)", () => {
+  it("give the defaults the code falls back to (`process.env.X ?? default`)", () => {
+    const code = ["packages", "examples", "scripts", "bench"]
+      .map((dir) => ts.sys.readDirectory(join(ROOT, dir), [".ts", ".mjs", ".js"], ["**/node_modules", "**/dist", "**/test"]))
+      .flat()
+      .map((file) => readFileSync(file, "utf8"))
+      .join("\n");
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const doc of allDocs) {
+      for (const envTable of findTables(doc, "environment", "default")) {
+        for (const row of envTable.rows) {
+          const names = codeSpans(row.cells[0]!).filter((span) => /^[A-Z][A-Z0-9_]+$/.test(span));
+          const values = row.cells[1]!.split(" / ");
+          names.forEach((name, i) => {
+            const shown = codeSpans(values.length === names.length ? values[i]! : row.cells[1]!)[0];
+            if (shown === undefined) return;
+            // Literals the code falls back to for this variable: env["X"] ?? "v", env.X ?? 3000.
+            const fallbacks = [...code.matchAll(new RegExp(`\\b${name}"?\\]?\\)?\\s*\\?\\?\\s*(?:"([^"]*)"|'([^']*)'|(\\d+(?:\\.\\d+)?)\\b)`, "g"))].map(
+              (m) => m[1] ?? m[2] ?? m[3]!,
+            );
+            if (fallbacks.length === 0) return;
+            checked++;
+            if (!fallbacks.includes(shown)) wrong.push(`${doc.file}:${row.line}: ${name} default ${shown}, the code falls back to ${fallbacks.join(" or ")}`);
+          });
+        }
+      }
+    }
+    expect(checked, "environment defaults found in the code").toBeGreaterThan(0);
+    expect(wrong).toEqual([]);
+  });
+});
+
 describe("close codes and error codes (@sessionlens/shared CLOSE_CODES, ERROR_CODES)", () => {
   const closeTable = table(collectorReadme, "close code");
   const ours = Object.values(CLOSE_CODES).filter((code) => code >= 4000);
