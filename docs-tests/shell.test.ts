@@ -16,7 +16,7 @@
  * Anything else fails: mark the block `<!-- illustrative: why -->` or teach this file.
  */
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,6 +45,9 @@ describe("shell commands in the docs", () => {
   let binDir: string;
   let baseEnv: NodeJS.ProcessEnv;
   beforeAll(() => {
+    if (!existsSync(join(ROOT, "packages/collector/dist/cli/index.js"))) {
+      throw new Error("the shell examples run the built CLI: run `npx -y pnpm@10 build` first (`pnpm test` does)");
+    }
     // What installing the collector package gives: a `sessionlens` on the PATH.
     binDir = mkdtempSync(join(tmpdir(), "sessionlens-docs-bin-"));
     writeFileSync(join(binDir, "sessionlens"), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, BIN)}" "$@"\n`);
