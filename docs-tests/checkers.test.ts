@@ -58,6 +58,9 @@ describe("shell commands", () => {
     expect(checkStatic("pnpm --filter @sessionlens/nope build")).toMatch(/no such workspace package/);
     expect(checkStatic("npx vitest run packages/no-such-dir")).toMatch(/no such path/);
     expect(checkStatic("node bench/no-such.mjs")).toMatch(/no file/);
+    expect(checkStatic("npm install @sessionlens/agent @sessionlens/collector@0.1.0")).toBeNull();
+    expect(checkStatic("npm install @sessionlens/status-page")).toMatch(/no published package/);
+    expect(checkStatic("npm install left-pad")).toMatch(/no published package/);
   });
 
   it("compares output with what the docs show", () => {

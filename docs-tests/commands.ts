@@ -107,18 +107,18 @@ export function kindOf(part: string): Kind | null {
   if (first === "python3") return "python";
   const cli = first === "sessionlens" ? second : first === "node" && second === BIN ? third : undefined;
   if (cli !== undefined) return cli === "serve" ? "serve" : "cli";
-  if (first === "pnpm" || first === "npx" || first === "node" || first === "cd") return "static";
+  if (first === "pnpm" || first === "npx" || first === "node" || first === "cd" || (first === "npm" && /^(install|i|add)$/.test(second ?? ""))) return "static";
   return null;
 }
 
 /** Packages of the workspace by name: their folder and scripts. */
-export function workspacePackages(): Map<string, { dir: string; scripts: Record<string, string> }> {
-  const found = new Map<string, { dir: string; scripts: Record<string, string> }>();
+export function workspacePackages(): Map<string, { dir: string; scripts: Record<string, string>; private: boolean }> {
+  const found = new Map<string, { dir: string; scripts: Record<string, string>; private: boolean }>();
   const add = (dir: string): void => {
     const file = join(ROOT, dir, "package.json");
     if (!existsSync(file)) return;
-    const pkg = JSON.parse(readFileSync(file, "utf8")) as { name: string; scripts?: Record<string, string> };
-    found.set(pkg.name, { dir, scripts: pkg.scripts ?? {} });
+    const pkg = JSON.parse(readFileSync(file, "utf8")) as { name: string; scripts?: Record<string, string>; private?: boolean };
+    found.set(pkg.name, { dir, scripts: pkg.scripts ?? {}, private: pkg.private === true });
   };
   add(".");
   for (const parent of ["packages", "examples"]) for (const name of readdirSync(join(ROOT, parent))) add(`${parent}/${name}`);
@@ -142,6 +142,13 @@ export function checkStatic(part: string): string | null {
     const paths = args.slice(2).filter((arg) => !arg.startsWith("-") && arg !== "run");
     const missing = paths.filter((path) => !existsSync(join(ROOT, path)));
     return missing.length === 0 ? null : `no such path: ${missing.join(", ")}`;
+  }
+  if (args[0] === "npm" && /^(install|i|add)$/.test(args[1] ?? "")) {
+    // `npm install @sessionlens/agent`: a package of this workspace that is published (not private).
+    const published = new Set([...workspacePackages().entries()].filter(([, pkg]) => !pkg.private).map(([name]) => name));
+    const names = args.slice(2).filter((arg) => !arg.startsWith("-")).map((arg) => arg.replace(/(?<=.)@[^/]*$/, ""));
+    const unknown = names.filter((name) => !published.has(name));
+    return unknown.length === 0 ? null : `npm install: ${unknown.join(", ")} is no published package of this repository`;
   }
   if (args[0] !== "pnpm") return "not a command the doc tests know: mark the block <!-- illustrative: why --> or teach docs-tests/shell.test.ts";
   const packages = workspacePackages();

@@ -155,31 +155,35 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
     }
   }
   const collector = createCollector(options);
+  // Signal handlers go in before listening: a Ctrl-C right after the "listening" line still stops
+  // gracefully instead of killing the process.
+  let signals = 0;
+  let resolveStop = (): void => {};
+  const stopRequested = new Promise<void>((resolve) => (resolveStop = resolve));
+  const onSignal = (): void => {
+    // A second signal means "now": skip the graceful part (the handlers stay until the end).
+    if (++signals > 1) process.exit(EXIT_ERROR);
+    resolveStop();
+  };
+  if (io.signal) {
+    if (io.signal.aborted) resolveStop();
+    else io.signal.addEventListener("abort", () => resolveStop(), { once: true });
+  } else {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
   try {
     await collector.listen();
   } catch (error) {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === "EADDRINUSE" ? `port ${port} on ${options.host} is already in use` : error instanceof Error ? error.message : String(error);
     io.stderr.write(`sessionlens serve: cannot start: ${why}\n`);
     return EXIT_ERROR;
   }
 
-  let signals = 0;
-  let onSignal = (): void => {};
-  await new Promise<void>((resolveStop) => {
-    onSignal = (): void => {
-      // A second signal means "now": skip the graceful part (the handlers stay until the end).
-      if (++signals > 1) process.exit(EXIT_ERROR);
-      resolveStop();
-    };
-    if (io.signal) {
-      if (io.signal.aborted) resolveStop();
-      else io.signal.addEventListener("abort", () => resolveStop(), { once: true });
-    } else {
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-    }
-  });
+  await stopRequested;
   try {
     options.logger!.info("shutting down: agents are told to reconnect, the final snapshot is written");
     await collector.close();
