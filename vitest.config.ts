@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^@sessionlens\/shared$/, replacement: src("./packages/shared/src/index.ts") },
       { find: /^@sessionlens\/shared\/codec$/, replacement: src("./packages/shared/src/codec.ts") },
+      { find: /^@sessionlens\/shared\/client$/, replacement: src("./packages/shared/src/client/index.ts") },
       { find: /^@sessionlens\/agent$/, replacement: src("./packages/agent/src/index.ts") },
       { find: /^@sessionlens\/collector$/, replacement: src("./packages/collector/src/index.ts") },
       { find: /^@sessionlens\/collector\/client$/, replacement: src("./packages/collector/src/client.ts") },

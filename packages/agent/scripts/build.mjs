@@ -17,7 +17,10 @@ await build({
   target: "es2019",
   minify: true,
   // Bundle the shared sources, so the IIFE never depends on a stale packages/shared/dist.
-  alias: { "@sessionlens/shared": `${root}../shared/src/index.ts` },
+  alias: {
+    "@sessionlens/shared": `${root}../shared/src/index.ts`,
+    "@sessionlens/shared/client": `${root}../shared/src/client/index.ts`,
+  },
   legalComments: "none",
   logLevel: "warning",
 });

@@ -13,7 +13,7 @@ import { createConnection, type Connection, type WebSocketClass } from "./connec
 import { defaultEnvironment, type Environment, type PageWindow } from "./environment.js";
 import { createIdentity, type TokenSource } from "./identity.js";
 import { watchPage, whenActivated } from "./pages.js";
-import { createSessionStore } from "./storage.js";
+import { createSharedCredential } from "./credential.js";
 
 export interface AgentOptions {
   /**
@@ -54,9 +54,12 @@ export interface AgentOptions {
   storage?: boolean;
   /** The WebSocket class. Default: the global `WebSocket`; in Node pass `WebSocket` from `ws`. */
   WebSocket?: WebSocketClass;
-  /** Reconnect delays are drawn from [0, min(backoffMaxMs, backoffBaseMs * 2^attempt)). Default `1000`. */
+  /**
+   * The first reconnect window: a retry after a drop waits [0, base), after the collector's clean
+   * 1001 / 1012 [base, 2·base); later windows double up to `backoffMaxMs`. Default `1000`.
+   */
   backoffBaseMs?: number;
-  /** The longest reconnect delay. Default `30_000`. */
+  /** The longest reconnect window (the cap). Default `30_000`. */
   backoffMaxMs?: number;
   /**
    * An attempt that has no welcome after this long is abandoned; also the longest wait for another
@@ -210,7 +213,7 @@ export function startAgent(options: AgentOptions, environment: Environment = def
     if (currentPath() !== sentPath) changed();
   };
 
-  const store = createSessionStore(
+  const credential = createSharedCredential(
     options.storage === false ? undefined : win,
     JSON.stringify([project, url]),
     env,
@@ -240,7 +243,7 @@ export function startAgent(options: AgentOptions, environment: Environment = def
       ownSockets,
     },
     {
-      acquire: () => identity.ready().then(() => store.acquire()),
+      acquire: () => identity.ready().then(() => credential.acquire()),
       hello: (resume) => {
         dirty = false;
         sentPath = currentPath();

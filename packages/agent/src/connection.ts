@@ -1,13 +1,15 @@
 import {
   PERMANENT_CLOSE_CODES,
+  RESTART_CLOSE_CODES,
   type AgentMessage,
   type CollectorMessage,
   type HelloMessage,
   type WelcomeMessage,
 } from "@sessionlens/shared";
+import { createBackoff } from "@sessionlens/shared/client";
 import { decodeFrame, encodeFrame } from "./codec.js";
 import type { Environment } from "./environment.js";
-import type { Lease } from "./storage.js";
+import type { Lease } from "./credential.js";
 
 /** A WebSocket class: the browser's, or `WebSocket` from the ws package in Node. */
 export type WebSocketClass = new (url: string) => unknown;
@@ -28,7 +30,10 @@ interface Socket {
 export interface ConnectionOptions {
   url: string;
   WebSocket: WebSocketClass;
-  /** Cap of the first reconnect delay; it doubles per failed attempt up to `backoffMaxMs`. */
+  /**
+   * The first backoff window: a retry after a drop waits [0, base), after the collector's clean
+   * 1001/1012 close [base, 2 · base); each later window doubles, up to `backoffMaxMs`.
+   */
   backoffBaseMs: number;
   backoffMaxMs: number;
   /** An attempt without a welcome by then is abandoned. */
@@ -77,8 +82,10 @@ const noop = (): void => undefined;
 /**
  * One WebSocket to the collector, kept up: hello with the full state on every connect, heartbeats
  * at the welcome's interval, a socket silent for the welcome's idleTimeoutMs treated as dead, and
- * reconnects after a capped exponential backoff with full jitter (a delay uniformly drawn from
- * [0, min(max, base * 2^attempt))), so a restarted collector is not hit by every agent at once.
+ * reconnects after the shared backoff (`@sessionlens/shared/client`: full jitter, capped), so a
+ * restarted collector is not hit by every agent at once. A collector that closes with 1001 or
+ * 1012 is restarting and refuses connections for a moment: the first retry is spread over
+ * [base, 2 · base) instead of [0, base), so agents do not spend their early attempts on it.
  *
  * There is no message queue: every agent frame carries the full cumulative state, so while the
  * socket is down nothing is kept but the state itself, which the next hello sends.
@@ -92,7 +99,7 @@ export function createConnection(options: ConnectionOptions, events: ConnectionE
   let lease: Lease | null = null;
   /** Bumped by close(): an acquire that returns afterwards is handed back unused. */
   let generation = 0;
-  let attempts = 0;
+  const backoff = createBackoff({ baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs }, () => env.random(), () => env.now());
   let retryTimer: unknown;
   let connectTimer: unknown;
   let beatTimer: unknown;
@@ -138,21 +145,22 @@ export function createConnection(options: ConnectionOptions, events: ConnectionE
     }
   };
 
-  const retry = (wasStable: boolean): void => {
+  /** Waits out the backoff, then connects. `restarting`: the collector closed with 1001/1012. */
+  const retry = (wasStable: boolean, restarting = false): void => {
     if (down) return;
-    if (wasStable) attempts = 0;
+    // A connection that stayed up starts the schedule over; a flapping one keeps escalating.
+    if (wasStable) backoff.reset(restarting);
     phase = "waiting";
-    const capMs = Math.min(options.backoffMaxMs, options.backoffBaseMs * 2 ** attempts++);
-    retryTimer = env.setTimeout(connect, env.random() * capMs);
+    retryTimer = env.setTimeout(connect, backoff.next());
   };
 
   const stable = (): boolean => phase === "open" && env.now() - welcomedAt >= STABLE_MS;
 
   /** Gives up on the current socket without waiting for its close event (a dead one may never send it). */
-  const abandon = (): void => {
+  const abandon = (restarting?: boolean): void => {
     const wasStable = stable();
     teardown();
-    retry(wasStable);
+    retry(wasStable, restarting);
   };
 
   const silent = (): boolean => idleTimeoutMs > 0 && env.now() - lastReceivedAt > idleTimeoutMs;
@@ -201,15 +209,17 @@ export function createConnection(options: ConnectionOptions, events: ConnectionE
     };
     ws.onmessage = (event) => received(event.data);
     ws.onclose = (event) => {
-      if (PERMANENT_CLOSE_CODES.indexOf(event.code) < 0) return abandon();
+      if (PERMANENT_CLOSE_CODES.indexOf(event.code) < 0) return abandon(RESTART_CLOSE_CODES.indexOf(event.code) >= 0);
       teardown();
       down = true;
       events.end(event.code, event.reason);
     };
-    connectTimer = env.setTimeout(abandon, options.connectTimeoutMs);
+    connectTimer = env.setTimeout(() => abandon(), options.connectTimeoutMs);
   };
 
   function connect(): void {
+    // After close(), the schedule starts from now, not from an old drop.
+    if (down) backoff.reset();
     down = false;
     if (phase === "connecting" || phase === "open") return;
     env.clearTimeout(retryTimer);

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
 import { startAgent, type Agent, type AgentOptions, type CloseReason } from "@sessionlens/agent";
 import { runCollector, tempDir, IDENTITY_SECRET, type RunningCollector } from "./testUtils/collector.js";
+import { FakeEnvironment } from "./testUtils/fakeEnvironment.js";
 import { signToken } from "./testUtils/jwt.js";
 import { startProxy, type NetworkProxy } from "./testUtils/proxy.js";
 
@@ -26,21 +27,49 @@ async function collectorFor(options: Parameters<typeof runCollector>[0] = {}): P
   return running;
 }
 
-function agentFor(url: string, options: Partial<AgentOptions> = {}): Agent & { closes: [CloseReason, string][] } {
-  const agent = startAgent({
+type TestAgent = Agent & {
+  closes: [CloseReason, string][];
+  /** WebSockets the agent created: one per connection attempt, counted when it is made. */
+  sockets: () => number;
+};
+
+/** An agent on real sockets; with `env`, its clock and timers are fake and move only when the test advances them. */
+function agentFor(url: string, options: Partial<AgentOptions> = {}, env?: FakeEnvironment): TestAgent {
+  let sockets = 0;
+  class CountedWebSocket extends WebSocket {
+    constructor(address: string) {
+      super(address);
+      sockets++;
+    }
+  }
+  const agent = startAgent(
+    {
     url,
     project: "MyProject",
-    WebSocket: WebSocket as unknown as AgentOptions["WebSocket"],
+    WebSocket: CountedWebSocket as unknown as AgentOptions["WebSocket"],
     userAgent: CHROME,
     backoffBaseMs: 100,
     backoffMaxMs: 400,
     reportIntervalMs: 50,
     ...options,
-  });
+    },
+    env,
+  );
   const closes: [CloseReason, string][] = [];
   agent.on("close", (reason, message) => closes.push([reason, message]));
   cleanups.push(() => agent.stop());
-  return Object.assign(agent, { closes });
+  return Object.assign(agent, { closes, sockets: () => sockets });
+}
+
+/**
+ * After an agent ended for good: nothing of it is left to run (no retry, no heartbeat timer), and
+ * ten minutes on its clock open no socket. Fails at once if a retry was scheduled.
+ */
+async function expectNoReconnect(agent: TestAgent, env: FakeEnvironment): Promise<void> {
+  const sockets = agent.sockets();
+  expect(env.pending()).toEqual([]);
+  await env.advance(10 * 60_000);
+  expect(agent.sockets()).toBe(sockets);
 }
 
 async function sessionOf(running: RunningCollector, agent: Agent): Promise<SessionInfo> {
@@ -89,10 +118,19 @@ describe("connect and report", () => {
   // Agents treat a socket that received nothing for idleTimeoutMs as dead; browsers hide WebSocket
   // pings from scripts, so the collector sends quiet agents keepalive frames.
   it("keeps a quiet, healthy connection: no reconnects over several idle timeouts", async () => {
-    const running = await collectorFor({ heartbeatMs: 200 });
+    const running = await collectorFor({ heartbeatMs: 200 }); // idle timeout 600 ms
     const agent = agentFor(running.wsUrl);
+    let connects = 0;
+    agent.on("connect", () => connects++);
     await sessionOf(running, agent);
-    await new Promise((resolve) => setTimeout(resolve, 3 * 500 + 500));
+    // Wait until the collector reports the page's connection older than three idle timeouts: a
+    // reconnect would renew connectedAt (and count a second connect), so this is positive evidence.
+    await until(async () => {
+      const page = (await running.collector.getSession(agent.sessionId!))!.pages[0]!;
+      expect(Date.now() - Date.parse(page.connectedAt)).toBeGreaterThan(3 * 600);
+    });
+    expect(connects).toBe(1);
+    expect(agent.sockets()).toBe(1);
     expect(running.upgrades).toBe(1);
   });
 
@@ -143,7 +181,8 @@ describe("reconnect and resume", () => {
     const first = await sessionOf(running, agent);
     proxy.refuse(true);
     proxy.cut();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // It keeps trying (and backing off) while refused…
+    await until(() => expect(proxy.refused).toBeGreaterThanOrEqual(2));
     proxy.refuse(false);
     await until(() => expect(proxy.connections).toBe(2));
     expect((await sessionOf(running, agent)).id).toBe(first.id);
@@ -195,37 +234,37 @@ describe("commands", () => {
 
   it("closeSession ends the agent for good with its message", async () => {
     vi.spyOn(console, "warn").mockImplementation(() => undefined);
-    const running = await collectorFor();
-    const agent = agentFor(running.wsUrl);
+    // The agent's clock is fake (its sockets are real): a long idle timeout keeps the unticking agent connected.
+    const running = await collectorFor({ heartbeatMs: 5000 });
+    const env = new FakeEnvironment();
+    const agent = agentFor(running.wsUrl, {}, env);
     const session = await sessionOf(running, agent);
-    const attempts = running.upgrades;
     await running.collector.closeSession(session.id, "closed by an administrator");
     await until(() => expect(agent.closes).toEqual([["closed-session", "closed by an administrator"]]));
-    await new Promise((resolve) => setTimeout(resolve, 800));
-    expect(running.upgrades).toBe(attempts); // no reconnect
+    await expectNoReconnect(agent, env);
     expect((await running.collector.getSessionInfo()).map((s) => s.id)).not.toContain(session.id);
   });
 
   it("closePage ends this page only", async () => {
     vi.spyOn(console, "warn").mockImplementation(() => undefined);
-    const running = await collectorFor();
-    const agent = agentFor(running.wsUrl);
+    const running = await collectorFor({ heartbeatMs: 5000 });
+    const env = new FakeEnvironment();
+    const agent = agentFor(running.wsUrl, {}, env);
     const session = await sessionOf(running, agent);
-    const attempts = running.upgrades;
     await running.collector.closePage(session.id, agent.pageId, "this tab was closed");
     await until(() => expect(agent.closes).toEqual([["closed-page", "this tab was closed"]]));
-    await new Promise((resolve) => setTimeout(resolve, 800));
-    expect(running.upgrades).toBe(attempts); // no reconnect
+    await expectNoReconnect(agent, env);
   });
 
   it("a permanent refusal (origin not allowed) stops the agent at once instead of looping", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const running = await collectorFor({ allowedOrigins: ["https://app.example.com"] });
-    const agent = agentFor(running.wsUrl);
+    const env = new FakeEnvironment();
+    const agent = agentFor(running.wsUrl, {}, env);
     await until(() => expect(agent.closes).toHaveLength(1));
     expect(agent.closes[0]![0]).toBe("rejected");
     expect(agent.closes[0]![1]).toMatch(/origin/);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await expectNoReconnect(agent, env);
     expect(running.upgrades).toBe(1);
     expect(warn).toHaveBeenCalledTimes(1);
   });

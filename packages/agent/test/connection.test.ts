@@ -1,7 +1,7 @@
 import { CLOSE_CODES, PERMANENT_CLOSE_CODES, type HelloMessage } from "@sessionlens/shared";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createConnection, type Connection, type ConnectionEvents } from "../src/connection.js";
-import type { Credential, Lease } from "../src/storage.js";
+import type { Credential, Lease } from "../src/credential.js";
 import { FakeEnvironment, flush } from "./testUtils/fakeEnvironment.js";
 import { FakeSocket } from "./testUtils/fakeSocket.js";
 
@@ -121,25 +121,61 @@ describe("handshake", () => {
   });
 });
 
+/**
+ * Plays a collector that refuses every connection for `ms`: the attempt times, in ms after the
+ * start. Stops before the first attempt due at or after `ms`, leaving it pending.
+ */
+async function refuseFor(h: Harness, ms: number): Promise<number[]> {
+  const startedAt = h.env.time;
+  const attemptsAt: number[] = [];
+  let seen = FakeSocket.instances.length;
+  for (;;) {
+    const nextMs = h.env.pending()[0];
+    if (nextMs === undefined || h.env.time + nextMs - startedAt >= ms) return attemptsAt;
+    await h.env.advance(nextMs);
+    while (FakeSocket.instances.length > seen) {
+      attemptsAt.push(h.env.time - startedAt);
+      FakeSocket.instances[seen++]!.drop(1006);
+    }
+  }
+}
+
+/** A small deterministic random source (mulberry32), so a spread of agents is reproducible. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** A connection that stayed up, then lost with `code`; returns the harness with the retry pending. */
+async function dropAfterGoodConnection(h: Harness, code: number): Promise<void> {
+  h.connection.connect();
+  await connected(h);
+  await h.env.advance(6000);
+  FakeSocket.last.drop(code);
+}
+
 describe("backoff", () => {
-  it("waits random() * min(max, base * 2^attempt): capped exponential with full jitter", async () => {
+  it("draws attempt n uniformly inside its window [0,1s), [1,2s), [2,4s)…: full jitter, windows capped at backoffMaxMs", async () => {
     const h = setup();
     h.env.randomValue = 0.5;
     h.connection.connect();
-    const delays: number[] = [];
-    for (let attempt = 0; attempt < 8; attempt++) {
-      await flush();
-      FakeSocket.last.drop(1006);
-      delays.push(h.env.pending()[0]!);
-      await h.env.advance(h.env.pending()[0]!);
-    }
-    expect(delays).toEqual([500, 1000, 2000, 4000, 8000, 15_000, 15_000, 15_000]);
+    await flush();
+    FakeSocket.last.drop(1006);
+    const attemptsAt = await refuseFor(h, 100_000);
+    // Window midpoints: 0.5, 1.5, 3, 6, 12, 24, then 30-s windows from 32 s: 47, 77.
+    expect(attemptsAt).toEqual([500, 1500, 3000, 6000, 12_000, 24_000, 47_000, 77_000]);
   });
 
-  it("draws the delay from the whole range [0, cap): random 0 retries at once, random ~1 near the cap", async () => {
+  it("draws from the whole window: random 0 retries at its start, random ~1 near its end", async () => {
     for (const [random, expected] of [
-      [0, 0],
-      [0.999, 999],
+      [0, [0, 1000, 2000, 4000]],
+      [0.999, [999, 1999, 3998, 7996]],
     ] as const) {
       FakeSocket.reset();
       const h = setup();
@@ -147,8 +183,87 @@ describe("backoff", () => {
       h.connection.connect();
       await flush();
       FakeSocket.last.drop(1006);
-      expect(h.env.pending()[0]).toBeCloseTo(expected, 0);
+      const attemptsAt = await refuseFor(h, 8000);
+      expect(attemptsAt.map((ms) => Math.round(ms))).toEqual(expected);
     }
+  });
+
+  it.each([1001, 1012])(
+    "after a clean %i (the collector restarting) the first retry is spread over [1 s, 2 s), then escalates",
+    async (code) => {
+      for (const [random, first] of [
+        [0, 1000],
+        [0.5, 1500],
+        [0.999, 1999],
+      ] as const) {
+        FakeSocket.reset();
+        const h = setup();
+        h.env.randomValue = random;
+        await dropAfterGoodConnection(h, code);
+        expect(h.env.pending()[0]).toBeCloseTo(first, 0);
+        const attemptsAt = await refuseFor(h, 8000);
+        // The restart skipped the [0, 1 s) window; the next ones are [2, 4 s) and [4, 8 s).
+        expect(attemptsAt.map((ms) => Math.round(ms))).toEqual([first, 2000 + Math.round(2000 * random), 4000 + Math.round(4000 * random)]);
+      }
+    },
+  );
+
+  it("takes a small first step after other drops of a good connection", async () => {
+    const h = setup();
+    h.env.randomValue = 0.25;
+    await dropAfterGoodConnection(h, 1006);
+    expect(h.env.pending()[0]).toBe(250);
+  });
+
+  it("never retries in step: agents dropped together spread over each window", async () => {
+    const firstRetries: number[] = [];
+    const random = seededRandom(7);
+    for (let agent = 0; agent < 50; agent++) {
+      FakeSocket.reset();
+      const h = setup();
+      h.env.random = random;
+      await dropAfterGoodConnection(h, 1012);
+      firstRetries.push(h.env.pending()[0]!);
+    }
+    expect(Math.min(...firstRetries)).toBeGreaterThanOrEqual(1000);
+    expect(Math.max(...firstRetries)).toBeLessThan(2000);
+    // Spread over the window, not bunched: every tenth of it gets some of the 50 agents.
+    const tenths = new Set(firstRetries.map((ms) => Math.floor((ms - 1000) / 100)));
+    expect(tenths.size).toBe(10);
+  });
+
+  it("keeps the console quiet while the collector stays down: at most 7 attempts in the first minute", async () => {
+    const random = seededRandom(42);
+    for (const code of [1006, 1012]) {
+      for (let agent = 0; agent < 20; agent++) {
+        FakeSocket.reset();
+        const h = setup();
+        h.env.random = random;
+        await dropAfterGoodConnection(h, code);
+        const attemptsAt = await refuseFor(h, 60_000);
+        expect(attemptsAt.length).toBeGreaterThanOrEqual(5);
+        expect(attemptsAt.length).toBeLessThanOrEqual(7);
+      }
+    }
+  });
+
+  it("reaches a collector that is back 1.3 s after it died within its next window (under 3 s)", async () => {
+    const random = seededRandom(3);
+    const backAfterMs: number[] = [];
+    for (let agent = 0; agent < 50; agent++) {
+      FakeSocket.reset();
+      const h = setup();
+      h.env.random = random;
+      await dropAfterGoodConnection(h, 1006);
+      const droppedAt = h.env.time;
+      const before = FakeSocket.instances.length;
+      await refuseFor(h, 1300);
+      await h.env.advance(h.env.pending()[0]!);
+      expect(FakeSocket.last.readyState).toBe(0); // the attempt that finds the collector back
+      expect(FakeSocket.instances.length).toBeGreaterThan(before);
+      backAfterMs.push(h.env.time - droppedAt - 1300);
+    }
+    expect(Math.max(...backAfterMs)).toBeLessThan(3000);
   });
 
   it("starts from scratch after a connection that stayed up, not after one that dropped at once", async () => {
@@ -161,12 +276,12 @@ describe("backoff", () => {
     FakeSocket.last.drop(1006);
     await h.env.advance(1000);
     await connected(h);
-    FakeSocket.last.drop(1006); // welcomed, then dropped at once: still backing off
-    expect(h.env.pending()[0]).toBe(2000);
-    await h.env.advance(2000);
+    FakeSocket.last.drop(1006); // welcomed, then dropped at once: still in the same schedule
+    expect(h.env.pending()[0]).toBe(1500); // window [2 s, 4 s) from the first drop, 1.5 s ago
+    await h.env.advance(1500);
     await connected(h);
     await h.env.advance(6000);
-    FakeSocket.last.drop(1001); // a collector restart after a good connection
+    FakeSocket.last.drop(1006); // a drop after a good connection: the schedule starts over
     expect(h.env.pending()[0]).toBe(500);
   });
 

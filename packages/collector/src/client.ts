@@ -1,9 +1,13 @@
 import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
+import { BACKOFF_MAX_MS, createBackoff, decodeHttpError, readEventStream, SessionLensHttpError, SseParser } from "@sessionlens/shared/client";
 import type { SessionDetails } from "./query/info.js";
+
+export { SessionLensHttpError };
 
 /**
  * `@sessionlens/collector/client`: a small query client for a gateway in another process. It only
- * needs a global `fetch` (Node >= 20, browsers) and imports nothing at run time.
+ * needs a global `fetch` (Node >= 20, browsers); at run time it imports only
+ * `@sessionlens/shared/client` (the backoff, event-stream parser and error decoder every client shares).
  */
 export interface ClientOptions {
   /** The collector's HTTP address, e.g. `http://127.0.0.1:8787`. */
@@ -20,10 +24,20 @@ export type SessionChange =
   | { type: "remove"; id: string; reason: string };
 
 export interface WatchOptions {
-  /** Told about failed connections; the watch keeps retrying unless the error is 401 or 404. */
+  /**
+   * Told about failed connections; the watch keeps retrying unless the error is a
+   * `SessionLensHttpError` with status 401 or 404, after which it stops.
+   */
   onError?: (error: Error) => void;
-  /** First reconnect delay; doubles up to 30 s, with jitter. Default `1_000`. */
+  /** Told before each reconnect wait, with its length. */
+  onRetry?: (delayMs: number, attempt: number) => void;
+  /**
+   * The first window of the reconnect backoff (`@sessionlens/shared/client`: full jitter, windows
+   * doubling up to 30 s). A `retry:` the collector sends on the stream replaces it. Default `1_000`.
+   */
   retryMs?: number;
+  /** A stream that sent nothing, not even a heartbeat comment, for this long is dropped and reopened. Default `45_000`. */
+  stallMs?: number;
 }
 
 export interface SessionWatch {
@@ -31,6 +45,8 @@ export interface SessionWatch {
   close(): void;
   /** Resolves when the first snapshot has arrived. */
   readonly ready: Promise<void>;
+  /** Resolves when the watch has stopped: after close(), or after a 401 or 404 (told to `onError`). */
+  readonly done: Promise<void>;
 }
 
 export interface SessionLensClient {
@@ -53,18 +69,6 @@ export interface SessionLensClient {
     onChange: (sessions: SessionInfo[], change: SessionChange) => void,
     options?: WatchOptions,
   ): SessionWatch;
-}
-
-/** An HTTP answer that was not a success, with the collector's error code. */
-export class SessionLensHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SessionLensHttpError";
-  }
 }
 
 export function createClient(options: ClientOptions): SessionLensClient {
@@ -95,7 +99,7 @@ export function createClient(options: ClientOptions): SessionLensClient {
       await response.body?.cancel();
       return false;
     }
-    throw await httpError(response);
+    throw await decodeHttpError(response);
   }
 
   function sessionPath(id: string): string {
@@ -106,7 +110,7 @@ export function createClient(options: ClientOptions): SessionLensClient {
     async getSessionInfo(first?: string | SessionFilter | null, projectFilter?: string | null) {
       const filter = typeof first === "object" && first !== null ? first : { usernameFilter: first ?? undefined, projectFilter: projectFilter ?? undefined };
       const response = await request("GET", `/api/v1/sessions${queryString(filter)}`);
-      if (!response.ok) throw await httpError(response);
+      if (!response.ok) throw await decodeHttpError(response);
       return (await response.json()) as SessionInfo[];
     },
     async getSession(id) {
@@ -115,7 +119,7 @@ export function createClient(options: ClientOptions): SessionLensClient {
         await response.body?.cancel();
         return null;
       }
-      if (!response.ok) throw await httpError(response);
+      if (!response.ok) throw await decodeHttpError(response);
       return (await response.json()) as SessionDetails;
     },
     closeSession: (id, message) => command("DELETE", sessionPath(id), message === undefined ? undefined : { message }),
@@ -154,39 +158,69 @@ export function createClient(options: ClientOptions): SessionLensClient {
       };
 
       const run = async (): Promise<void> => {
-        let delayMs = firstDelayMs;
+        let baseMs = firstDelayMs;
+        let backoff = createBackoff({ baseMs, maxMs: BACKOFF_MAX_MS });
+        const stallMs = watchOptions.stallMs ?? 45_000;
         while (!closed) {
+          const parser = new SseParser();
+          const attempt = new AbortController();
+          const abort = (): void => attempt.abort();
+          controller.signal.addEventListener("abort", abort, { once: true });
+          let stallTimer: ReturnType<typeof setTimeout> | undefined;
+          const armStallTimer = (): void => {
+            clearTimeout(stallTimer);
+            stallTimer = setTimeout(() => attempt.abort(new Error(`no data or heartbeat from the collector for ${stallMs} ms`)), stallMs);
+          };
+          let gotSnapshot = false;
+          let endedCleanly = false;
           try {
+            armStallTimer();
             const response = await doFetch(`${base}/api/v1/events${queryString(filter ?? {})}`, {
               headers: { ...authHeaders, accept: "text/event-stream" },
-              signal: controller.signal,
+              signal: attempt.signal,
             });
             if (!response.ok || response.body === null) {
-              const error = await httpError(response);
+              const error = await decodeHttpError(response);
               if (response.status === 401 || response.status === 404) {
                 watchOptions.onError?.(error);
                 return;
               }
               throw error;
             }
-            let gotSnapshot = false;
-            await readEventStream(response.body, (type, data) => {
-              if (type === "snapshot") gotSnapshot = true;
-              apply(type, data);
-            });
-            if (gotSnapshot) delayMs = firstDelayMs;
+            await readEventStream(
+              response.body,
+              (event) => {
+                if (event.type === "snapshot") gotSnapshot = true;
+                apply(event.type, event.data);
+              },
+              { parser, onActivity: armStallTimer, signal: attempt.signal },
+            );
+            if (attempt.signal.aborted) throw attempt.signal.reason;
+            endedCleanly = true;
           } catch (error) {
             if (closed) return;
             watchOptions.onError?.(error instanceof Error ? error : new Error(String(error)));
+          } finally {
+            clearTimeout(stallTimer);
+            controller.signal.removeEventListener("abort", abort);
           }
           if (closed) return;
-          await sleep(delayMs / 2 + Math.random() * (delayMs / 2), controller.signal);
-          delayMs = Math.min(delayMs * 2, 30_000);
+          // The collector's retry: sets the schedule's first window.
+          if (parser.retryMs !== undefined && parser.retryMs !== baseMs) {
+            baseMs = parser.retryMs;
+            backoff = createBackoff({ baseMs, maxMs: BACKOFF_MAX_MS });
+          }
+          // A stream that worked starts the schedule over; one the collector ended (a restart) skips its first window.
+          if (gotSnapshot) backoff.reset(endedCleanly);
+          const delayMs = backoff.next();
+          watchOptions.onRetry?.(delayMs, backoff.attempts);
+          await sleep(delayMs, controller.signal);
         }
       };
-      void run();
+      const done = run();
       return {
         ready,
+        done,
         close() {
           closed = true;
           controller.abort();
@@ -206,61 +240,15 @@ export function queryString(filter: SessionFilter): string {
   return text === "" ? "" : `?${text}`;
 }
 
-async function httpError(response: Response): Promise<SessionLensHttpError> {
-  let code = "http_error";
-  let message = `HTTP ${response.status} ${response.statusText}`.trim();
-  try {
-    const body = (await response.json()) as { error?: { code?: unknown; message?: unknown } };
-    if (typeof body.error?.code === "string") code = body.error.code;
-    if (typeof body.error?.message === "string") message = body.error.message;
-  } catch {
-    // Not our JSON error: keep the status line.
-  }
-  return new SessionLensHttpError(response.status, code, message);
-}
-
-/** Reads a text/event-stream body, calling `onEvent(type, data)` per event. */
-async function readEventStream(body: ReadableStream<Uint8Array>, onEvent: (type: string, data: string) => void): Promise<void> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  let type = "";
-  let data: string[] = [];
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let newline: number;
-      while ((newline = buffer.search(/\r\n|\n|\r/)) !== -1) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + (buffer[newline] === "\r" && buffer[newline + 1] === "\n" ? 2 : 1));
-        if (line === "") {
-          if (data.length > 0) onEvent(type || "message", data.join("\n"));
-          type = "";
-          data = [];
-          continue;
-        }
-        if (line.startsWith(":")) continue;
-        const colon = line.indexOf(":");
-        const field = colon === -1 ? line : line.slice(0, colon);
-        let fieldValue = colon === -1 ? "" : line.slice(colon + 1);
-        if (fieldValue.startsWith(" ")) fieldValue = fieldValue.slice(1);
-        if (field === "event") type = fieldValue;
-        else if (field === "data") data.push(fieldValue);
-      }
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
-
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
       clearTimeout(timer);
+      signal.removeEventListener("abort", done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
   });
 }

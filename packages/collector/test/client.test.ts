@@ -1,6 +1,6 @@
 import { createClient, SessionLensHttpError, type SessionChange } from "@sessionlens/collector/client";
 import type { SessionInfo } from "@sessionlens/shared";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { eventually } from "./helpers/collector.js";
 import { useCollector } from "./helpers/fixture.js";
 
@@ -67,6 +67,71 @@ describe("@sessionlens/collector/client", () => {
       await eventually(() => expect(latest.map((s) => s.id)).toEqual([added.welcome!.sessionId]));
       expect(changes.at(-1)).toEqual({ type: "remove", id: existing.welcome!.sessionId, reason: "closed" });
       expect(changes[0]!.type).toBe("snapshot");
+    } finally {
+      watch.close();
+    }
+  });
+});
+
+/** A fetch that answers the event stream with the given bodies, one per call (then hangs). */
+function streamingFetch(bodies: string[]) {
+  const calls: string[] = [];
+  const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+    calls.push(String(input));
+    const body = bodies.shift();
+    if (body === undefined) {
+      return new Promise<Response>((_resolve, reject) => init?.signal?.addEventListener("abort", () => reject(new Error("aborted"))));
+    }
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  }) as typeof fetch;
+  return { calls, fetchImpl };
+}
+
+describe("watchSessions on the shared backoff and SSE parser", () => {
+  it("honours the collector's retry: and, after a stream the collector ended, waits one to two of its windows", async () => {
+    const { calls, fetchImpl } = streamingFetch([
+      'retry: 30\r\n\r\nevent: snapshot\r\ndata: [{"id":"a"}]\r\n\r\n',
+      "event: snapshot\rdata: []\r\r",
+    ]);
+    const delays: number[] = [];
+    const changes: SessionChange[] = [];
+    const watch = createClient({ url: "http://collector.test", fetch: fetchImpl }).watchSessions(undefined, (_sessions, change) => changes.push(change), {
+      onRetry: (delayMs) => delays.push(delayMs),
+    });
+    try {
+      await vi.waitFor(() => expect(changes).toHaveLength(2));
+      expect(changes.map((change) => change.type)).toEqual(["snapshot", "snapshot"]);
+      // CRLF and CR line ends both parse; the first reconnect waited [30, 60) ms: retry: 30, first window skipped.
+      expect(delays[0]).toBeGreaterThanOrEqual(30);
+      expect(delays[0]).toBeLessThan(60);
+      expect(calls).toHaveLength(2);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it("reports HTTP errors with the collector's code, keeps retrying on 5xx and stops on 401", async () => {
+    const answers = [
+      new Response(JSON.stringify({ error: { code: "not_ready", message: "the store is unreachable" } }), { status: 503 }),
+      new Response(JSON.stringify({ error: { code: "unauthorized", message: "an API token is required" } }), { status: 401 }),
+    ];
+    let fetched = 0;
+    const fetchImpl = (async () => {
+      fetched++;
+      return answers.shift()!;
+    }) as unknown as typeof fetch;
+    const errors: unknown[] = [];
+    const watch = createClient({ url: "http://collector.test", fetch: fetchImpl }).watchSessions(undefined, () => undefined, {
+      retryMs: 1,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await watch.done; // a 401 ends the watch by itself
+      expect(errors.map((error) => [(error as SessionLensHttpError).status, (error as SessionLensHttpError).code])).toEqual([
+        [503, "not_ready"],
+        [401, "unauthorized"],
+      ]);
+      expect(fetched).toBe(2);
     } finally {
       watch.close();
     }

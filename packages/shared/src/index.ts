@@ -8,6 +8,7 @@ export {
   ERROR_CODES,
   CLOSE_CODES,
   PERMANENT_CLOSE_CODES,
+  RESTART_CLOSE_CODES,
 } from "./protocol.js";
 export type {
   SessionScope,

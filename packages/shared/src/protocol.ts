@@ -201,9 +201,12 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
  */
 export const CLOSE_CODES = {
   normal: 1000,
+  /** The collector is shutting down (or the page is leaving). */
   goingAway: 1001,
   policyViolation: 1008,
   messageTooBig: 1009,
+  /** The collector is restarting: reconnect after a short spread-out wait. */
+  serviceRestart: 1012,
   /** The session was closed by command; do not reconnect. */
   closedSession: 4000,
   /** This page was closed by command; do not reconnect. */
@@ -219,6 +222,12 @@ export const CLOSE_CODES = {
   /** The agent's protocol version is not spoken here. */
   unsupportedVersion: 4426,
 } as const;
+
+/**
+ * Close codes of a collector that is going away on purpose (shutdown, deploy): it refuses
+ * connections for a moment, so the agent's first retry waits [backoffBaseMs, 2 · backoffBaseMs).
+ */
+export const RESTART_CLOSE_CODES: readonly number[] = [CLOSE_CODES.goingAway, CLOSE_CODES.serviceRestart];
 
 /** Close codes after which an agent must not reconnect. */
 export const PERMANENT_CLOSE_CODES: readonly number[] = [

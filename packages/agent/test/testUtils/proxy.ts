@@ -7,7 +7,10 @@ import { createServer, Socket, type AddressInfo } from "node:net";
  */
 export interface NetworkProxy {
   port: number;
+  /** Connections passed through to the collector. */
   connections: number;
+  /** Connections reset while `refuse(true)`. */
+  refused: number;
   cut(): void;
   stall(): void;
   refuse(on: boolean): void;
@@ -21,6 +24,7 @@ export async function startProxy(targetPort: number, targetHost = "127.0.0.1"): 
   const proxy: NetworkProxy = {
     port: 0,
     connections: 0,
+    refused: 0,
     cut: () => {
       for (const socket of open) socket.destroy();
       open.clear();
@@ -37,6 +41,7 @@ export async function startProxy(targetPort: number, targetHost = "127.0.0.1"): 
   };
   const server = createServer((client) => {
     if (refusing) {
+      proxy.refused++;
       client.resetAndDestroy();
       return;
     }

@@ -1,13 +1,12 @@
 import { resolve } from "node:path";
-import type { SessionInfo } from "@sessionlens/shared";
 import { pino } from "pino";
-import { queryString } from "../client.js";
 import { DEFAULTS, parseDuration, type CollectorOptions } from "../options.js";
 import { createCollector } from "../server.js";
 import { describeFlags, listFlag, parseCommand, stringFlag, UsageError, type FlagSpecs } from "./args.js";
-import { callCollector, CliHttpError, describeFailure } from "./http.js";
+import { CliError, clientFor, describeError } from "./client.js";
 import { defaultIo, EXIT_ERROR, EXIT_OK, EXIT_USAGE, type CliIo } from "./io.js";
 import { formatTable } from "./table.js";
+import { watchSessions } from "./watch.js";
 
 const DEFAULT_URL = `http://${DEFAULTS.host}:${DEFAULTS.port}`;
 
@@ -35,7 +34,8 @@ const CLIENT_FLAGS: FlagSpecs = {
 const SESSIONS_FLAGS: FlagSpecs = {
   username: { type: "string", help: "username filter (exact, * matches any run)", placeholder: "U" },
   project: { type: "string", help: "project filter (exact, * matches any run)", placeholder: "P" },
-  json: { type: "boolean", help: "print the HTTP answer's JSON array" },
+  json: { type: "boolean", help: "print the HTTP answer's JSON array (with --watch: one JSON line per change)" },
+  watch: { type: "boolean", help: "keep the list live from the event stream until Ctrl-C (a table on a terminal, one line per change otherwise)" },
   ...CLIENT_FLAGS,
 };
 
@@ -53,7 +53,7 @@ export const COMMAND_FLAGS: Readonly<Record<"serve" | "sessions" | "close", Flag
 
 const USAGE = `Usage:
   sessionlens serve    [flags]             run the collector
-  sessionlens sessions [flags]             list sessions (like getSessionInfo)
+  sessionlens sessions [flags]             list sessions (like getSessionInfo); --watch keeps it live
   sessionlens close    <sessionId> [flags] close a session
   sessionlens <command> --help             flags of a command
 
@@ -92,7 +92,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       io.stderr.write(`sessionlens ${command}: ${error.message}\nRun "sessionlens ${command} --help" for its flags.\n`);
       return EXIT_USAGE;
     }
-    if (error instanceof CliHttpError) {
+    if (error instanceof CliError) {
       io.stderr.write(`sessionlens ${command}: ${error.message}\n`);
       return EXIT_ERROR;
     }
@@ -197,26 +197,20 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
 
 async function sessions(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommand(argv, SESSIONS_FLAGS, io.env, 0);
-  if (values["help"]) return help(io, "sessionlens sessions [--username U] [--project P] [--json] [--url URL] [--token T]", SESSIONS_FLAGS);
-  const query = queryString({ usernameFilter: stringFlag(values, "username"), projectFilter: stringFlag(values, "project") });
-  const response = await callCollector(stringFlag(values, "url")!, token(values, io), "GET", `/api/v1/sessions${query}`);
-  if (!response.ok) {
-    io.stderr.write(`sessionlens sessions: ${await describeFailure(response)}\n`);
-    return EXIT_ERROR;
+  if (values["help"]) {
+    return help(io, "sessionlens sessions [--username U] [--project P] [--json] [--watch] [--url URL] [--token T]", SESSIONS_FLAGS);
   }
-  const text = await response.text();
-  if (values["json"]) {
-    io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
-    return EXIT_OK;
-  }
-  let list: SessionInfo[];
+  const filter = { usernameFilter: stringFlag(values, "username"), projectFilter: stringFlag(values, "project") };
+  const { client, origin } = clientFor(stringFlag(values, "url")!, token(values, io));
+  if (values["watch"]) return watchSessions({ client, origin, filter, json: values["json"] === true, io });
+  let list;
   try {
-    list = JSON.parse(text) as SessionInfo[];
-  } catch {
-    io.stderr.write("sessionlens sessions: the collector's answer is not JSON\n");
+    list = await client.getSessionInfo(filter);
+  } catch (error) {
+    io.stderr.write(`sessionlens sessions: ${describeError(error, origin)}\n`);
     return EXIT_ERROR;
   }
-  io.stdout.write(formatTable(list));
+  io.stdout.write(values["json"] ? `${JSON.stringify(list)}\n` : formatTable(list));
   return EXIT_OK;
 }
 
@@ -225,24 +219,18 @@ async function close(argv: string[], io: CliIo): Promise<number> {
   if (values["help"]) return help(io, "sessionlens close <sessionId> [--message M] [--url URL] [--token T]", CLOSE_FLAGS);
   const id = positionals[0];
   if (id === undefined || id === "") throw new UsageError("the session id is required: sessionlens close <sessionId>");
-  const message = stringFlag(values, "message");
-  const response = await callCollector(
-    stringFlag(values, "url")!,
-    token(values, io),
-    "DELETE",
-    `/api/v1/sessions/${encodeURIComponent(id)}`,
-    message === undefined ? undefined : { message },
-  );
-  if (response.status === 404) {
-    await response.body?.cancel();
+  const { client, origin } = clientFor(stringFlag(values, "url")!, token(values, io));
+  let closed: boolean;
+  try {
+    closed = await client.closeSession(id, stringFlag(values, "message"));
+  } catch (error) {
+    io.stderr.write(`sessionlens close: ${describeError(error, origin)}\n`);
+    return EXIT_ERROR;
+  }
+  if (!closed) {
     io.stderr.write(`sessionlens close: no session ${id}\n`);
     return EXIT_ERROR;
   }
-  if (!response.ok) {
-    io.stderr.write(`sessionlens close: ${await describeFailure(response)}\n`);
-    return EXIT_ERROR;
-  }
-  await response.body?.cancel();
   io.stdout.write(`closed session ${id}\n`);
   return EXIT_OK;
 }

@@ -1,6 +1,7 @@
 /** What a command may touch: injected so tests run the CLI in-process. */
 export interface CliIo {
-  stdout: { write(text: string): unknown };
+  /** `isTTY` (a terminal) makes `sessions --watch` redraw a table instead of printing lines. */
+  stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown };
   env: NodeJS.ProcessEnv;
   /** Aborting it stops `serve` as SIGINT would. Default: SIGINT and SIGTERM. */

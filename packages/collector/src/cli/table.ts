@@ -55,6 +55,6 @@ export function formatBytes(bytes: number): string {
 }
 
 /** Control characters (terminal escapes) from agents are shown escaped, never interpreted. */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }

@@ -3,16 +3,17 @@
  * frame of DOM work. Filters are applied locally (see README: same matcher as
  * the collector), so typing never reconnects the stream.
  */
-import { ApiClient, errorMessage, TokenCancelled, TokenStore } from "./auth.js";
+import { decodeHttpError, type SseEvent } from "@sessionlens/shared/client";
+import { ApiClient, TokenCancelled, TokenStore } from "./auth.js";
 import { COLUMNS, SCOPE_LABELS } from "./columns.js";
-import { EventStream, type ConnectionState } from "./connection.js";
+import { EventStream, type StreamState } from "./event-stream.js";
 import { DetailsPanel } from "./details.js";
+import { DeviceLabels } from "./device-labels.js";
 import { ConfirmDialog, TokenDialog, Toasts } from "./dialogs.js";
 import { byId, el, setText } from "./dom.js";
 import { formatCount } from "./format.js";
-import { PendingChanges, SessionModel, type Filters, type SortKey } from "./model.js";
+import { PendingChanges, TableModel, type Filters, type SortKey } from "./table-model.js";
 import { readRemoved, readSessionInfo, readSessionList, SCOPES, type SessionScope } from "./session.js";
-import type { SseEvent } from "./sse.js";
 import { VirtualTable } from "./table.js";
 
 const FILTER_DEBOUNCE_MS = 120;
@@ -33,10 +34,19 @@ export function startStatusPage(): void {
   const toasts = new Toasts();
   const api = new ApiClient({ baseUrl: document.baseURI, tokens, askForToken: (reason) => tokenDialog.ask(reason) });
 
-  const model = new SessionModel();
+  // Row labels come from the collector's user-agent parse (details endpoint), one lookup per distinct user agent.
+  const relabeled = new Set<string>();
+  const deviceLabels = new DeviceLabels({
+    api,
+    onLabel: (userAgent) => {
+      relabeled.add(userAgent);
+      requestFrame();
+    },
+  });
+  const model = new TableModel(undefined, (userAgent, sessionId) => deviceLabels.label(userAgent, sessionId));
   const pending = new PendingChanges();
   let haveSnapshot = false;
-  let connection: ConnectionState = { kind: "connecting", attempt: 0 };
+  let connection: StreamState = { kind: "connecting", attempt: 0 };
 
   // --- elements -----------------------------------------------------------
   const viewport = byId("viewport", HTMLElement);
@@ -64,6 +74,7 @@ export function startStatusPage(): void {
     sort: (key) => sortBy(key),
   });
   const details = new DetailsPanel(api, {
+    learned: (userAgent, label) => deviceLabels.learn(userAgent, label),
     terminate: (id) => void terminate(id),
     closed: () => {
       table.setSelected(null);
@@ -120,6 +131,13 @@ export function startStatusPage(): void {
   }
 
   function applyPending(nowMs: number): void {
+    for (const userAgent of relabeled) {
+      if (!model.relabel(userAgent)) continue;
+      windowDirty = true;
+      const open = details.openId === null ? undefined : model.get(details.openId);
+      if (open?.info.userAgent === userAgent) details.update(open, nowMs);
+    }
+    relabeled.clear();
     if (pending.empty) return;
     if (pending.snapshot) {
       model.reset(pending.snapshot, pending.snapshotAt);
@@ -337,7 +355,7 @@ export function startStatusPage(): void {
         requestFrame();
         toasts.show(response.status === 204 ? `Terminated the session of ${username}.` : "That session had already ended.", "success");
       } else {
-        toasts.show(`Could not terminate: ${await errorMessage(response)}`, "error", 6000);
+        toasts.show(`Could not terminate: ${(await decodeHttpError(response)).message}`, "error", 6000);
       }
     } catch (error) {
       toasts.show(error instanceof TokenCancelled ? "Not terminated: an API token is required." : "Could not reach the collector.", "error", 6000);

@@ -124,15 +124,3 @@ export class ApiClient {
     await askForToken(sentToken !== null ? "rejected" : "required");
   }
 }
-
-/** The `message` of a JSON error body (`{"error": {"code", "message"}}`), if there is one. */
-export async function errorMessage(response: Response): Promise<string> {
-  try {
-    const body: unknown = await response.json();
-    const error = (body as { error?: { message?: unknown } } | null)?.error;
-    if (error && typeof error.message === "string") return error.message;
-  } catch {
-    // not JSON
-  }
-  return `HTTP ${response.status}`;
-}

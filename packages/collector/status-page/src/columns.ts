@@ -1,7 +1,7 @@
 /** The table's columns, in Perspective's Sessions page order. */
 import { UNAUTHENTICATED } from "@sessionlens/shared";
 import { formatAgo, formatBytes, formatDuration } from "./format.js";
-import type { SessionRecord, SortKey } from "./model.js";
+import type { SessionRow, SortKey } from "./table-model.js";
 import type { SessionScope } from "./session.js";
 
 export interface Column {
@@ -13,11 +13,11 @@ export interface Column {
   ticks?: boolean;
   /** Direction of the first click on the header. */
   firstDirection: "asc" | "desc";
-  text(record: SessionRecord, nowMs: number): string;
+  text(record: SessionRow, nowMs: number): string;
   /** Class of the value (badges, muted text). */
-  tone?(record: SessionRecord): string;
+  tone?(record: SessionRow): string;
   /** Tooltip: the full value where the cell may cut it. */
-  hint?(record: SessionRecord): string;
+  hint?(record: SessionRow): string;
 }
 
 export const SCOPE_LABELS: Record<SessionScope, string> = {

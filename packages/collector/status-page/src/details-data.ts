@@ -3,6 +3,7 @@
  * its user agent, creation time and, per page, path, bytes and connection
  * times. Read defensively: fields that are missing or odd show as "—".
  */
+import { labelFromParse, type DeviceLabel } from "./device-labels.js";
 import { toEpochMs } from "./format.js";
 import { isFields, readSessionInfo, type SessionInfo } from "./session.js";
 
@@ -30,6 +31,8 @@ export interface SessionDetails {
   engine: string;
   /** The collector's one-line summary, if it sent one. */
   summary: string;
+  /** The row label the collector's parse gives (what the table shows for this user agent). */
+  label: DeviceLabel;
   createdAt: number;
   lastCommAt: number;
   tokenExpiresAt: number;
@@ -89,6 +92,7 @@ export function readSessionDetails(value: unknown): SessionDetails | null {
     device: deviceText(parsed["device"]),
     engine: nameAndVersion(parsed["engine"]),
     summary: str(parsed["summary"]),
+    label: labelFromParse(info.userAgent, parsed),
     createdAt: toEpochMs(value["createdAt"]),
     lastCommAt: toEpochMs(value["lastCommAt"]),
     tokenExpiresAt: toEpochMs(value["tokenExpiresAt"]),

@@ -3,17 +3,21 @@
  * live, ticking), then the collector's details — parsed device, creation
  * time, each page's path, bytes and connection times, the raw user agent.
  */
-import { errorMessage, TokenCancelled, type ApiClient } from "./auth.js";
+import { decodeHttpError } from "@sessionlens/shared/client";
+import { TokenCancelled, type ApiClient } from "./auth.js";
 import { SCOPE_LABELS } from "./columns.js";
 import { readSessionDetails, type PageDetails, type SessionDetails } from "./details-data.js";
 import { byId, el, setText } from "./dom.js";
 import { formatAgo, formatBytes, formatClock, formatDuration } from "./format.js";
-import type { SessionRecord } from "./model.js";
+import type { DeviceLabel } from "./device-labels.js";
+import type { SessionRow } from "./table-model.js";
 
 /** At most one details request per this interval while events keep arriving. */
 const REFETCH_INTERVAL_MS = 1000;
 
 export interface DetailsHandlers {
+  /** The collector's parse of a user agent arrived with the details: the table's rows can use it too. */
+  learned?: (userAgent: string, label: DeviceLabel) => void;
   terminate(id: string): void;
   closed(): void;
 }
@@ -33,7 +37,7 @@ export class DetailsPanel {
   private readonly pagesNote = byId("details-pages-note", HTMLElement);
   private readonly userAgent = byId("details-ua", HTMLElement);
 
-  private record: SessionRecord | null = null;
+  private record: SessionRow | null = null;
   private details: SessionDetails | null = null;
   private endedReason: string | null = null;
   private generation = 0;
@@ -59,7 +63,7 @@ export class DetailsPanel {
     return this.root.hidden ? null : (this.record?.info.id ?? null);
   }
 
-  open(record: SessionRecord, nowMs: number): void {
+  open(record: SessionRow, nowMs: number): void {
     const sameSession = this.record?.info.id === record.info.id && !this.root.hidden;
     this.record = record;
     this.root.hidden = false;
@@ -86,7 +90,7 @@ export class DetailsPanel {
   }
 
   /** The open session changed (an upsert): show it now, refetch details soon. */
-  update(record: SessionRecord, nowMs: number): void {
+  update(record: SessionRow, nowMs: number): void {
     if (this.root.hidden || this.record?.info.id !== record.info.id) return;
     this.record = record;
     this.endedReason = null;
@@ -132,11 +136,14 @@ export class DetailsPanel {
         this.renderState();
         return;
       }
-      if (!response.ok) note = `Could not load details: ${await errorMessage(response)}`;
+      if (!response.ok) note = `Could not load details: ${(await decodeHttpError(response)).message}`;
       else {
         const details = readSessionDetails(await response.json());
         if (generation !== this.generation) return;
-        if (details) this.details = details;
+        if (details) {
+          this.details = details;
+          this.handlers.learned?.(details.info.userAgent, details.label);
+        }
         else note = "Could not read the collector's answer.";
       }
     } catch (error) {

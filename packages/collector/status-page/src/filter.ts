@@ -9,6 +9,6 @@ export type { Matcher };
 
 const matchAll: Matcher = () => true;
 
-export function compileFilter(pattern: string | undefined | null): Matcher {
+export function filterMatcher(pattern: string | undefined | null): Matcher {
   return compileWildcard(pattern) ?? matchAll;
 }

@@ -6,7 +6,7 @@
  */
 import { COLUMNS, type Column } from "./columns.js";
 import { el, setText } from "./dom.js";
-import type { SessionModel, SessionRecord, SortKey } from "./model.js";
+import type { TableModel, SessionRow, SortKey } from "./table-model.js";
 import { contentHeight, scrollToReveal, visibleWindow, type RowWindow } from "./virtual.js";
 
 export const ROW_HEIGHT_PX = 40;
@@ -25,7 +25,7 @@ interface RowView {
   tones: string[];
   hints: string[];
   terminate: HTMLButtonElement;
-  record: SessionRecord | null;
+  record: SessionRow | null;
   index: number;
 }
 
@@ -45,7 +45,7 @@ export class VirtualTable {
 
   constructor(
     private readonly elements: TableElements,
-    private readonly model: SessionModel,
+    private readonly model: TableModel,
     private readonly handlers: TableHandlers,
   ) {
     this.buildHead();
@@ -183,7 +183,7 @@ export class VirtualTable {
     };
   }
 
-  private bind(row: RowView, record: SessionRecord, index: number, nowMs: number): void {
+  private bind(row: RowView, record: SessionRow, index: number, nowMs: number): void {
     const { element } = row;
     const previousId = row.record?.info.id;
     row.record = record;

@@ -36,6 +36,7 @@ describe("readSessionDetails", () => {
       device: "mobile · Apple iPhone",
       engine: "WebKit 605.1.15",
       summary: "Mobile Safari 17 on iOS 17.5 (Apple iPhone)",
+      label: { browser: "Mobile Safari 17", os: "iOS", label: "Mobile Safari 17 · iOS" },
       createdAt: Date.UTC(2025, 5, 3, 14, 0, 0),
       closedPagesBytes: 300,
     });

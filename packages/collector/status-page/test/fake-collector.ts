@@ -80,7 +80,10 @@ export async function startFakeCollector(options: { distDir: string; apiToken?: 
             lastCommAt: new Date(now - session.lastComm).toISOString(),
             tokenExpiresAt: null,
             closedPagesBytes: 0,
-            device: { browser: { name: "Chrome", version: "126.0.0.0" }, os: { name: "Windows", version: "10" }, device: { type: null, vendor: null, model: null }, engine: { name: "Blink", version: "126.0.0.0" }, summary: "Chrome 126 on Windows 10" },
+            // What the real collector's ua-parser-js says for the default test user agent; nothing for any other.
+            device: session.userAgent.includes("Chrome/126.")
+              ? { browser: { name: "Chrome", version: "126.0.0.0" }, os: { name: "Linux", version: null }, device: { type: null, vendor: null, model: null }, engine: { name: "Blink", version: "126.0.0.0" }, summary: "Chrome 126 on Linux" }
+              : { browser: { name: null, version: null }, os: { name: null, version: null }, device: { type: null, vendor: null, model: null }, engine: { name: null, version: null }, summary: "Unknown browser" },
             pages: session.pageIds.map((id, i) => ({
               id,
               path: i === 0 ? "/orders/<img src=x onerror=alert(1)>" : `/dashboard/${i}`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readEventStream, SseParseError, SseParser, type SseEvent } from "../src/sse.js";
+import { readEventStream, SseParseError, SseParser, type SseEvent } from "@sessionlens/shared/client";
 
 function parseAll(chunks: string[]): SseEvent[] {
   const parser = new SseParser();
@@ -86,7 +86,7 @@ describe("readEventStream", () => {
     const chunks = [bytes.slice(0, 30), bytes.slice(30, 33), bytes.slice(33, 40), bytes.slice(40)];
     const events: SseEvent[] = [];
     let activity = 0;
-    await readEventStream(streamOf(chunks), (e) => events.push(e), () => activity++);
+    await readEventStream(streamOf(chunks), (e) => events.push(e), { onActivity: () => activity++ });
     expect(events).toHaveLength(1);
     expect(JSON.parse(events[0]!.data)).toEqual({ username: "Zoë 🙂" });
     expect(activity).toBe(4);
@@ -96,6 +96,12 @@ describe("readEventStream", () => {
     const events: SseEvent[] = [];
     await readEventStream(streamOf(["data: complete\n\n", "data: cut off"]), (e) => events.push(e));
     expect(events.map((e) => e.data)).toEqual(["complete"]);
+  });
+
+  it("hands the caller its parser, so the server's retry: is seen after the stream", async () => {
+    const parser = new SseParser();
+    await readEventStream(streamOf(["retry: 2000\n\n", "data: x\n\n"]), () => undefined, { parser });
+    expect(parser.retryMs).toBe(2000);
   });
 
   it("cancels the stream when a handler throws", async () => {

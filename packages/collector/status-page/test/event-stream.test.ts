@@ -1,24 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiClient, TokenStore, type TokenRequestReason } from "../src/auth.js";
-import { backoffDelay, EventStream, type ConnectionState } from "../src/connection.js";
-import type { SseEvent } from "../src/sse.js";
-
-describe("backoffDelay", () => {
-  it("doubles from the base up to the cap, with jitter between half and all of it", () => {
-    const options = { baseMs: 500, maxMs: 30_000 };
-    expect(backoffDelay(0, options, () => 0)).toBe(250);
-    expect(backoffDelay(0, options, () => 1)).toBe(500);
-    expect(backoffDelay(3, options, () => 1)).toBe(4000);
-    expect(backoffDelay(20, options, () => 1)).toBe(30_000);
-    expect(backoffDelay(1000, options, () => 0)).toBe(15_000);
-    for (let attempt = 0; attempt < 12; attempt++) {
-      const delay = backoffDelay(attempt, options);
-      const ceiling = Math.min(30_000, 500 * 2 ** attempt);
-      expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
-      expect(delay).toBeLessThanOrEqual(ceiling);
-    }
-  });
-});
+import { EventStream, type StreamState } from "../src/event-stream.js";
+import type { SseEvent } from "@sessionlens/shared/client";
 
 /** A storage double for sessionStorage. */
 function memoryStorage(): Storage {
@@ -79,7 +62,7 @@ function setup(responses: (() => Response)[], askForToken?: (reason: TokenReques
       }),
   });
   const events: SseEvent[] = [];
-  const received: ConnectionState[] = [];
+  const received: StreamState[] = [];
   const stream = new EventStream({
     api,
     baseMs: 10,
@@ -123,9 +106,34 @@ describe("EventStream", () => {
     stop = () => stream.stop();
     stream.start();
     await vi.waitFor(() => expect(calls).toHaveLength(3));
-    const waits = states.all.filter((s): s is Extract<ConnectionState, { kind: "waiting" }> => s.kind === "waiting");
+    const waits = states.all.filter((s): s is Extract<StreamState, { kind: "waiting" }> => s.kind === "waiting");
     expect(waits.map((s) => s.error)).toEqual(["the collector answered HTTP 503", "Failed to fetch"]);
     expect(waits.map((s) => s.attempt)).toEqual([1, 2]);
+  });
+
+  it("uses the shared backoff: the collector's retry: sets its first window, and a stream the collector ended skips that window", async () => {
+    const first = sseResponse();
+    const { api, calls } = setup([() => first.response, () => new Response("down", { status: 503 })]);
+    const waits: number[] = [];
+    const stream = new EventStream({
+      api,
+      baseMs: 10,
+      random: () => 0.5,
+      onEvent: () => undefined,
+      onState: (state) => {
+        if (state.kind === "waiting") waits.push(state.delayMs);
+      },
+    });
+    stop = () => stream.stop();
+    stream.start();
+    first.push('retry: 40\n\nevent: snapshot\ndata: []\n\n');
+    first.end();
+    await vi.waitFor(() => expect(waits).toHaveLength(2));
+    // [40, 80) ms after the clean end (a restart), then inside the window [80, 160) ms from that end.
+    expect(waits[0]).toBe(60);
+    expect(waits[1]).toBeGreaterThanOrEqual(40);
+    expect(waits[1]).toBeLessThanOrEqual(60);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
   });
 
   it("asks for the token on 401 and reconnects with it as a Bearer header, never in the URL", async () => {
@@ -142,16 +150,22 @@ describe("EventStream", () => {
   });
 
   it("forgets a refused token and waits, without retrying, when the form is dismissed", async () => {
+    vi.useFakeTimers();
+    stop = () => {
+      stream.stop();
+      vi.useRealTimers();
+    };
     const asked: TokenRequestReason[] = [];
     const { calls, stream, states, tokens } = setup([() => new Response(null, { status: 401 })], async (reason) => {
       asked.push(reason);
       throw new Error("dismissed");
     });
     tokens.set("old-token");
-    stop = () => stream.stop();
     stream.start();
     await vi.waitFor(() => expect(asked).toEqual(["rejected"]));
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Parked: no timer at all (no retry, no stall timer), and ten minutes bring no request.
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
     expect(calls).toHaveLength(1);
     expect(tokens.get()).toBeNull();
     expect(states.kinds().at(-1)).toBe("unauthorized");

@@ -1,33 +1,33 @@
 import type { SessionInfo as SharedSessionInfo } from "@sessionlens/shared";
 import { describe, expect, it } from "vitest";
-import { compileFilter } from "../src/filter.js";
-import { PendingChanges, recordComparator, SessionModel, type SortOrder } from "../src/model.js";
+import { filterMatcher } from "../src/filter.js";
+import { PendingChanges, rowComparator, TableModel, type SortOrder } from "../src/table-model.js";
 import type { SessionInfo } from "../src/session.js";
 import { seededRandom } from "./random.js";
 import { session } from "./sessions.js";
 
 const NOW = 1_750_000_000_000;
-const ids = (model: SessionModel): string[] =>
+const ids = (model: TableModel): string[] =>
   Array.from({ length: model.shownCount }, (_, i) => model.at(i)!.info.id);
 
-describe("SessionModel", () => {
+describe("TableModel", () => {
   it("accepts the shared package's SessionInfo as it is", () => {
     const shared: SharedSessionInfo = session({ id: "s1" });
     const local: SessionInfo = shared;
-    const model = new SessionModel();
+    const model = new TableModel();
     model.reset([local], NOW);
     expect(model.size).toBe(1);
   });
 
   it("shows the youngest session first by default and derives creation and last-comm times", () => {
-    const model = new SessionModel();
+    const model = new TableModel();
     model.reset([session({ id: "old", uptime: 60_000 }), session({ id: "new", uptime: 1_000, lastComm: 250 })], NOW);
     expect(ids(model)).toEqual(["new", "old"]);
     expect(model.get("new")).toMatchObject({ createdAt: NOW - 1_000, lastCommAt: NOW - 250 });
   });
 
   it("inserts, updates in place, and removes with the right change report", () => {
-    const model = new SessionModel({ key: "user", direction: "asc" });
+    const model = new TableModel({ key: "user", direction: "asc" });
     model.reset([session({ id: "a", username: "ann" }), session({ id: "c", username: "cid" })], NOW);
     expect(model.upsert(session({ id: "b", username: "bob" }), NOW)).toEqual({ reordered: true, shown: true });
     expect(ids(model)).toEqual(["a", "b", "c"]);
@@ -46,7 +46,7 @@ describe("SessionModel", () => {
   });
 
   it("keeps a session's creation time when a later event differs only by network delay", () => {
-    const model = new SessionModel();
+    const model = new TableModel();
     model.reset([session({ id: "a", uptime: 5_000 })], NOW);
     model.upsert(session({ id: "a", uptime: 5_700 }), NOW + 900); // 200 ms of delay
     expect(model.get("a")!.createdAt).toBe(NOW - 5_000);
@@ -55,7 +55,7 @@ describe("SessionModel", () => {
   });
 
   it("filters by user and project with the API's semantics and counts totals by scope", () => {
-    const model = new SessionModel();
+    const model = new TableModel();
     model.reset(
       [
         session({ id: "1", username: "billy", project: "Plant", sessionScope: "browser", activePages: 2 }),
@@ -88,7 +88,7 @@ describe("SessionModel", () => {
   });
 
   it("sorts by each column and flips with the direction", () => {
-    const model = new SessionModel();
+    const model = new TableModel();
     model.reset(
       [
         session({ id: "x", activePages: 2, totalBytesSent: 10, clientAddress: "10.0.0.2" }),
@@ -120,7 +120,7 @@ describe("SessionModel", () => {
     ];
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     for (const sort of sorts) {
-      const model = new SessionModel(sort);
+      const model = new TableModel(sort);
       model.setFilters({ usernameFilter: pick(["", "*o*", "ann"]), projectFilter: pick(["", "Plant", "*t"]) });
       const live = new Map<string, SessionInfo>();
       let now = NOW;
@@ -146,13 +146,13 @@ describe("SessionModel", () => {
           live.set(id, info);
         }
       }
-      const user = compileFilter(model.filters.usernameFilter);
-      const project = compileFilter(model.filters.projectFilter);
+      const user = filterMatcher(model.filters.usernameFilter);
+      const project = filterMatcher(model.filters.projectFilter);
       const expected = [...live.keys()]
         .map((id) => model.get(id)!)
         .filter((r) => user(r.info.username) && project(r.info.project));
       const shown = Array.from({ length: model.shownCount }, (_, i) => model.at(i)!);
-      expect(shown).toEqual(expected.sort(recordComparator(sort)));
+      expect(shown).toEqual(expected.sort(rowComparator(sort)));
       expect(model.shown.sessions).toBe(expected.length);
       expect(model.shown.pages).toBe(expected.reduce((sum, r) => sum + r.info.activePages, 0));
       expect(model.all.sessions).toBe(live.size);
@@ -160,7 +160,7 @@ describe("SessionModel", () => {
   });
 
   it("applies 10,000 sessions and a burst of updates quickly", () => {
-    const model = new SessionModel();
+    const model = new TableModel();
     const sessions = Array.from({ length: 10_000 }, (_, i) =>
       session({ id: `s${i}`, username: `user${i % 500}`, uptime: i * 37 }),
     );
@@ -198,9 +198,9 @@ describe("PendingChanges", () => {
   });
 });
 
-describe("SessionModel.touch", () => {
+describe("TableModel.touch", () => {
   it("moves last comm forward only, and never adds a session", () => {
-    const model = new SessionModel({ key: "lastComm", direction: "asc" });
+    const model = new TableModel({ key: "lastComm", direction: "asc" });
     model.reset([session({ id: "a", lastComm: 0 }), session({ id: "b", lastComm: 5_000 })], NOW);
     expect(ids(model)).toEqual(["a", "b"]);
     // b communicated just now (a heartbeat the stream did not carry): it moves to the top.

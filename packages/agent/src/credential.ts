@@ -29,7 +29,8 @@ export interface Lease {
   release(next: Credential | null): void;
 }
 
-export interface SessionStore {
+/** The credential shared by the tabs, handed out one lease at a time (not a store of sessions). */
+export interface SharedCredential {
   /** Waits for the other tabs (at most `waitMs`), then reads the credential. Never rejects. */
   acquire(): Promise<Lease>;
 }
@@ -46,15 +47,15 @@ const IDB_TIMEOUT_MS = 5000;
 const noop = (): void => undefined;
 
 /**
- * `win` undefined (Node, or `storage: false`): a store in memory for this agent only. `key` names
+ * `win` undefined (Node, or `storage: false`): a credential in memory for this agent only. `key` names
  * the project and collector; `waitMs` bounds the wait for another tab's lock or lease.
  */
-export function createSessionStore(
+export function createSharedCredential(
   win: PageWindow | undefined,
   key: string,
   env: Environment,
   waitMs: number,
-): SessionStore {
+): SharedCredential {
   const idb = guard(() => win?.indexedDB);
   const local = guard(() => win?.localStorage);
   const locks = guard(() => win?.navigator.locks);

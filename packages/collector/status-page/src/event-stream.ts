@@ -1,45 +1,32 @@
 /**
- * The live event stream (`GET api/v1/events`), read with fetch so it can carry
- * the API token. Reconnects with capped, jittered exponential backoff when it
- * drops or goes silent, and every connection starts with a fresh snapshot.
+ * The page's connection to the live event stream (`GET api/v1/events`), read
+ * with fetch so it can carry the API token. Reconnects with the shared backoff
+ * (`@sessionlens/shared/client`: full jitter, 30 s cap, the collector's
+ * `retry:` honoured) when it drops or goes silent, and every connection starts
+ * with a fresh snapshot.
  */
+import { BACKOFF_MAX_MS, createBackoff, readEventStream, SseParser, type Backoff, type SseEvent } from "@sessionlens/shared/client";
 import type { ApiClient } from "./auth.js";
-import { readEventStream, type SseEvent } from "./sse.js";
 
-export type ConnectionState =
+export type StreamState =
   | { kind: "connecting"; attempt: number }
   | { kind: "live" }
-  | { kind: "waiting"; retryAtMs: number; attempt: number; error: string }
+  | { kind: "waiting"; retryAtMs: number; delayMs: number; attempt: number; error: string }
   | { kind: "unauthorized" }
   | { kind: "stopped" };
 
-export interface BackoffOptions {
-  /** First retry delay, in ms (default 500). */
+export interface EventStreamOptions {
+  /** First window of the reconnect backoff, in ms, until the collector sends `retry:` (default 1 s). */
   baseMs?: number;
-  /** Longest delay, in ms (default 30 s). */
+  /** Longest backoff window, in ms (default 30 s). */
   maxMs?: number;
-}
-
-/**
- * Delay before reconnect attempt `attempt` (0-based): doubling from baseMs up
- * to maxMs, then "equal jitter" (between half and all of it), so many open
- * status pages do not return to a restarted collector in step.
- */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
-  const baseMs = options.baseMs ?? 500;
-  const maxMs = options.maxMs ?? 30_000;
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(0, attempt), 30));
-  return Math.round(ceiling / 2 + (ceiling / 2) * random());
-}
-
-export interface EventStreamOptions extends BackoffOptions {
   api: ApiClient;
   /** Relative path of the stream (default "api/v1/events"). */
   path?: string;
   /** Reconnect when not even a heartbeat arrived for this long (default 45 s). */
   stallMs?: number;
   onEvent: (event: SseEvent) => void;
-  onState: (state: ConnectionState) => void;
+  onState: (state: StreamState) => void;
   random?: () => number;
 }
 
@@ -47,18 +34,32 @@ export interface EventStreamOptions extends BackoffOptions {
 interface Outcome {
   /** It delivered a snapshot, so it worked: the backoff starts over. */
   wasLive: boolean;
+  /** The collector ended it (a restart, usually): the first retry skips the backoff's first window. */
+  endedCleanly?: boolean;
+  /** The `retry:` the collector sent, if any. */
+  retryMs?: number;
   /** Set when the collector answered 401: wait for a token instead of backing off. */
   unauthorizedToken?: string | null;
   reason: string;
 }
 
+/** The status page's live stream (not the agent's WebSocket connection). */
 export class EventStream {
   private stopped = true;
   private abort: AbortController | null = null;
   private wake: (() => void) | null = null;
   private skipNextWait = false;
+  private baseMs: number;
+  private backoff: Backoff;
 
-  constructor(private readonly options: EventStreamOptions) {}
+  constructor(private readonly options: EventStreamOptions) {
+    this.baseMs = options.baseMs ?? 1000;
+    this.backoff = this.createBackoff();
+  }
+
+  private createBackoff(): Backoff {
+    return createBackoff({ baseMs: this.baseMs, maxMs: this.options.maxMs ?? BACKOFF_MAX_MS }, this.options.random);
+  }
 
   start(): void {
     if (!this.stopped) return;
@@ -87,25 +88,28 @@ export class EventStream {
 
   private async run(): Promise<void> {
     const { api, onState } = this.options;
-    let attempt = 0;
     while (!this.stopped) {
-      onState({ kind: "connecting", attempt });
+      onState({ kind: "connecting", attempt: this.backoff.attempts });
       const outcome = await this.connectOnce();
       if (this.stopped) break;
       if (outcome.unauthorizedToken !== undefined) {
         onState({ kind: "unauthorized" });
         try {
           await api.unauthorized(outcome.unauthorizedToken);
-          attempt = 0;
+          this.backoff.reset();
         } catch {
           // The form was dismissed: wait until restart() (a token entered later).
           await this.sleep(Number.POSITIVE_INFINITY);
         }
         continue;
       }
-      if (outcome.wasLive) attempt = 0;
-      const delayMs = backoffDelay(attempt++, this.options, this.options.random);
-      onState({ kind: "waiting", retryAtMs: Date.now() + delayMs, attempt, error: outcome.reason });
+      if (outcome.retryMs !== undefined && outcome.retryMs !== this.baseMs) {
+        this.baseMs = outcome.retryMs;
+        this.backoff = this.createBackoff();
+      }
+      if (outcome.wasLive) this.backoff.reset(outcome.endedCleanly);
+      const delayMs = Math.round(this.backoff.next());
+      onState({ kind: "waiting", retryAtMs: Date.now() + delayMs, delayMs, attempt: this.backoff.attempts, error: outcome.reason });
       await this.sleep(delayMs);
     }
   }
@@ -121,6 +125,7 @@ export class EventStream {
       stallTimer = setTimeout(() => abort.abort(new Error("no data or heartbeat from the collector")), stallMs);
     };
     let wasLive = false;
+    const parser = new SseParser();
     try {
       armStallTimer();
       const { response, sentToken } = await api.send(this.options.path ?? "api/v1/events", {
@@ -145,15 +150,14 @@ export class EventStream {
           }
           onEvent(event);
         },
-        armStallTimer,
-        abort.signal,
+        { parser, onActivity: armStallTimer, signal: abort.signal },
       );
       if (abort.signal.aborted) throw abort.signal.reason;
-      return { wasLive, reason: "the collector closed the event stream" };
+      return { wasLive, endedCleanly: true, retryMs: parser.retryMs, reason: "the collector closed the event stream" };
     } catch (caught) {
       const cause: unknown = abort.signal.aborted ? abort.signal.reason : caught;
       const reason = cause instanceof Error && cause.name !== "AbortError" ? cause.message : "the connection was lost";
-      return { wasLive, reason };
+      return { wasLive, retryMs: parser.retryMs, reason };
     } finally {
       clearTimeout(stallTimer);
       if (this.abort === abort) this.abort = null;

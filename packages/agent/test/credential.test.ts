@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createSessionStore, type Lease, type SessionStore } from "../src/storage.js";
+import { createSharedCredential, type Lease, type SharedCredential } from "../src/credential.js";
 import { FakeEnvironment, flush } from "./testUtils/fakeEnvironment.js";
 import { FakeIndexedDB, FakeLocalStorage, FakeLocks, storageWindow, type FakeProfile } from "./testUtils/fakeStorage.js";
 
@@ -7,9 +7,9 @@ const KEY = JSON.stringify(["MyProject", "ws://127.0.0.1:8787/ws"]);
 const WAIT_MS = 10_000;
 const A = { sessionId: "session-A", resume: "resume-A" };
 
-function tab(profile: FakeProfile, env = new FakeEnvironment()): SessionStore {
+function tab(profile: FakeProfile, env = new FakeEnvironment()): SharedCredential {
   env.window = storageWindow(profile) as never;
-  return createSessionStore(env.window, KEY, env, WAIT_MS);
+  return createSharedCredential(env.window, KEY, env, WAIT_MS);
 }
 
 /** Waits for `promise` while moving fake time on (the IndexedDB lease polls on timers). */
@@ -32,7 +32,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe("in memory (Node, storage: false)", () => {
   it("keeps the credential for the next connect of the same page", async () => {
-    const store = createSessionStore(undefined, KEY, new FakeEnvironment(), WAIT_MS);
+    const store = createSharedCredential(undefined, KEY, new FakeEnvironment(), WAIT_MS);
     const first = await store.acquire();
     expect(first.credential).toBeNull();
     first.release(A);
@@ -106,7 +106,7 @@ describe("credential storage", () => {
     (await store.acquire()).release(A);
     await flush();
     expect(idb.transactions).toBe(before + 1); // the read only
-    const other = createSessionStore(storageWindow({ indexedDB: idb }) as never, JSON.stringify(["Other", "ws://x/ws"]), new FakeEnvironment(), WAIT_MS);
+    const other = createSharedCredential(storageWindow({ indexedDB: idb }) as never, JSON.stringify(["Other", "ws://x/ws"]), new FakeEnvironment(), WAIT_MS);
     expect((await other.acquire()).credential).toBeNull();
   });
 

@@ -1,9 +1,10 @@
 /**
- * Server-Sent Events read from a fetch body. EventSource cannot send an
- * Authorization header, so the page parses the stream itself, following the
- * WHATWG event-stream rules: lines end in CRLF, LF or CR (also split across
- * chunks), `:` starts a comment, `data` lines join with LF, a blank line
- * dispatches, and an event with no data is dropped.
+ * The one Server-Sent Events reader of SessionLens (query client, CLI, status page). EventSource
+ * cannot send an Authorization header, so clients read the stream from a fetch body and parse it
+ * here, following the WHATWG event-stream rules: lines end in CRLF, LF or CR (also split across
+ * chunks), `:` starts a comment, `data` lines join with LF, a blank line dispatches, an event with
+ * no data is dropped, and `retry:` sets the reconnection delay the caller should use. An event
+ * larger than the cap ends the stream with a `SseParseError` instead of growing without bound.
  */
 
 export interface SseEvent {
@@ -114,25 +115,33 @@ export class SseParser {
   }
 }
 
+export interface ReadEventStreamOptions {
+  /** Called for every chunk (heartbeat comments included), so a caller can tell a quiet stream from a dead one. */
+  onActivity?: () => void;
+  /** Aborting it ends the read. */
+  signal?: AbortSignal;
+  /** The parser to use; pass one to read its `retryMs` and `lastEventId` afterwards. Default: a new one. */
+  parser?: SseParser;
+}
+
 /**
- * Reads an event stream to its end, calling `onEvent` for each event and
- * `onActivity` for every chunk (heartbeat comments included), so a caller can
- * tell a quiet stream from a dead one. An event cut off by the end is dropped.
- * Resolves when the stream ends or `signal` aborts.
+ * Reads an event stream to its end, calling `onEvent` for each event. An event cut off by the end
+ * is dropped. Resolves when the stream ends or `signal` aborts; rejects when `onEvent` throws or
+ * an event exceeds the parser's cap (the download is cancelled then).
  */
 export async function readEventStream(
   body: ReadableStream<Uint8Array>,
   onEvent: (event: SseEvent) => void,
-  onActivity?: () => void,
-  signal?: AbortSignal,
+  options: ReadEventStreamOptions = {},
 ): Promise<void> {
+  const { onActivity, signal } = options;
   const reader = body.getReader();
   // Aborting ends the read even where the body is not tied to the request's signal.
   const stop = (): void => void reader.cancel(signal?.reason).catch(() => undefined);
   if (signal?.aborted) stop();
   signal?.addEventListener("abort", stop, { once: true });
   const decoder = new TextDecoder();
-  const parser = new SseParser();
+  const parser = options.parser ?? new SseParser();
   try {
     for (;;) {
       const { done, value } = await reader.read();

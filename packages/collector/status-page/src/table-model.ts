@@ -1,12 +1,13 @@
 /**
- * The page's session state: every session the stream reported, the filtered
- * and sorted order the table shows, and totals by scope. Each change is
- * applied in O(log n) plus at most one array splice, and reports whether the
- * table's order changed, so the view can update one row instead of all.
+ * The table's model (not the collector's session model): every session the
+ * stream reported, the filtered and sorted order the table shows, and totals
+ * by scope. Each change is applied in O(log n) plus at most one array splice,
+ * and reports whether the table's order changed, so the view can update one
+ * row instead of all.
  */
-import { compileFilter, type Matcher } from "./filter.js";
+import { filterMatcher, type Matcher } from "./filter.js";
 import { SCOPES, type SessionInfo, type SessionScope } from "./session.js";
-import { createUserAgentCache, type DeviceLabel } from "./useragent.js";
+import { rawLabel, type DeviceLabel } from "./device-labels.js";
 
 export type SortKey =
   | "device"
@@ -25,7 +26,7 @@ export interface SortOrder {
   direction: SortDirection;
 }
 
-export interface SessionRecord {
+export interface SessionRow {
   readonly info: SessionInfo;
   readonly device: DeviceLabel;
   /** Client clock (epoch ms) when the session was created: uptime ticks from it. */
@@ -75,7 +76,7 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
 const compareNumbers = (a: number, b: number): number => a - b;
 
 /** Ascending comparisons; "uptime" ascending is the youngest first, "lastComm" ascending the most recent first. */
-const KEY_COMPARATORS: Record<SortKey, (a: SessionRecord, b: SessionRecord) => number> = {
+const KEY_COMPARATORS: Record<SortKey, (a: SessionRow, b: SessionRow) => number> = {
   device: (a, b) => compareStrings(a.deviceKey, b.deviceKey),
   user: (a, b) => compareStrings(a.userKey, b.userKey),
   authorized: (a, b) => Number(b.info.authorized) - Number(a.info.authorized),
@@ -92,20 +93,19 @@ const KEY_COMPARATORS: Record<SortKey, (a: SessionRecord, b: SessionRecord) => n
  * The table's order for a sort: by the column, then by age and id, so the
  * order is total and rows never swap at random.
  */
-export function recordComparator({ key, direction }: SortOrder): (a: SessionRecord, b: SessionRecord) => number {
+export function rowComparator({ key, direction }: SortOrder): (a: SessionRow, b: SessionRow) => number {
   const byKey = KEY_COMPARATORS[key];
   const sign = direction === "asc" ? 1 : -1;
   return (a, b) => sign * byKey(a, b) || compareNumbers(b.createdAt, a.createdAt) || compareStrings(a.info.id, b.info.id);
 }
 
-export class SessionModel {
-  private readonly records = new Map<string, SessionRecord>();
+export class TableModel {
+  private readonly records = new Map<string, SessionRow>();
   /** The shown (matching) records, in display order. */
-  private order: SessionRecord[] = [];
-  private readonly deviceOf = createUserAgentCache();
-  private matchUser: Matcher = compileFilter("");
-  private matchProject: Matcher = compileFilter("");
-  private compare: (a: SessionRecord, b: SessionRecord) => number;
+  private order: SessionRow[] = [];
+  private matchUser: Matcher = filterMatcher("");
+  private matchProject: Matcher = filterMatcher("");
+  private compare: (a: SessionRow, b: SessionRow) => number;
   private sortOrder: SortOrder;
   private filterValues: Filters = { usernameFilter: "", projectFilter: "" };
   /** Every session known. */
@@ -113,9 +113,16 @@ export class SessionModel {
   /** The sessions the filters let through. */
   readonly shown: Totals = emptyTotals();
 
-  constructor(sort: SortOrder = { key: "uptime", direction: "asc" }) {
+  /**
+   * `deviceOf` gives a row's device label (the page's `DeviceLabels`, from the collector's parse);
+   * by default the start of the raw user agent.
+   */
+  constructor(
+    sort: SortOrder = { key: "uptime", direction: "asc" },
+    private readonly deviceOf: (userAgent: string, sessionId: string) => DeviceLabel = rawLabel,
+  ) {
     this.sortOrder = sort;
-    this.compare = recordComparator(sort);
+    this.compare = rowComparator(sort);
   }
 
   /** Number of rows the table shows. */
@@ -136,11 +143,11 @@ export class SessionModel {
   }
 
   /** The record shown at row `index`. */
-  at(index: number): SessionRecord | undefined {
+  at(index: number): SessionRow | undefined {
     return this.order[index];
   }
 
-  get(id: string): SessionRecord | undefined {
+  get(id: string): SessionRow | undefined {
     return this.records.get(id);
   }
 
@@ -162,14 +169,14 @@ export class SessionModel {
 
   setFilters(filters: Filters): void {
     this.filterValues = { ...filters };
-    this.matchUser = compileFilter(filters.usernameFilter);
-    this.matchProject = compileFilter(filters.projectFilter);
+    this.matchUser = filterMatcher(filters.usernameFilter);
+    this.matchProject = filterMatcher(filters.projectFilter);
     this.rebuild();
   }
 
   setSort(sort: SortOrder): void {
     this.sortOrder = sort;
-    this.compare = recordComparator(sort);
+    this.compare = rowComparator(sort);
     this.order.sort(this.compare);
   }
 
@@ -190,7 +197,7 @@ export class SessionModel {
     return this.replace(previous, { ...previous, lastCommAt });
   }
 
-  private replace(previous: SessionRecord | undefined, record: SessionRecord): Change {
+  private replace(previous: SessionRow | undefined, record: SessionRow): Change {
     this.records.set(record.info.id, record);
     const wasShown = previous !== undefined && this.matches(previous);
     const isShown = this.matches(record);
@@ -212,6 +219,19 @@ export class SessionModel {
     return { reordered: wasShown || isShown, shown: isShown };
   }
 
+  /** Asks `deviceOf` again for the rows whose user agent is `userAgent`; true when any label changed. */
+  relabel(userAgent: string): boolean {
+    let changed = false;
+    for (const previous of Array.from(this.records.values())) {
+      if (previous.info.userAgent !== userAgent) continue;
+      const device = this.deviceOf(userAgent, previous.info.id);
+      if (device.label === previous.device.label) continue;
+      this.replace(previous, { ...previous, device, deviceKey: device.label.toLowerCase() });
+      changed = true;
+    }
+    return changed;
+  }
+
   remove(id: string): Change {
     const previous = this.records.get(id);
     if (!previous) return { reordered: false, shown: false };
@@ -222,9 +242,9 @@ export class SessionModel {
     return { reordered: wasShown, shown: false };
   }
 
-  private toRecord(info: SessionInfo, nowMs: number, previous: SessionRecord | undefined): SessionRecord {
+  private toRecord(info: SessionInfo, nowMs: number, previous: SessionRow | undefined): SessionRow {
     const createdAt = nowMs - info.uptime;
-    const device = previous?.info.userAgent === info.userAgent ? previous.device : this.deviceOf(info.userAgent);
+    const device = previous?.info.userAgent === info.userAgent ? previous.device : this.deviceOf(info.userAgent, info.id);
     return {
       info,
       device,
@@ -237,11 +257,11 @@ export class SessionModel {
     };
   }
 
-  private matches(record: SessionRecord): boolean {
+  private matches(record: SessionRow): boolean {
     return this.matchUser(record.info.username) && this.matchProject(record.info.project);
   }
 
-  private count(record: SessionRecord, sign: 1 | -1, shown: boolean): void {
+  private count(record: SessionRow, sign: 1 | -1, shown: boolean): void {
     const pages = record.info.activePages * sign;
     const scope = record.info.sessionScope;
     this.all.sessions += sign;
@@ -257,7 +277,7 @@ export class SessionModel {
   private rebuild(): void {
     Object.assign(this.all, emptyTotals());
     Object.assign(this.shown, emptyTotals());
-    const order: SessionRecord[] = [];
+    const order: SessionRow[] = [];
     for (const record of this.records.values()) {
       const shown = this.matches(record);
       this.count(record, 1, shown);
@@ -268,7 +288,7 @@ export class SessionModel {
   }
 
   /** Index of a record that is in `order` (binary search with its own sort keys). */
-  private locate(record: SessionRecord): number {
+  private locate(record: SessionRow): number {
     let low = 0;
     let high = this.order.length - 1;
     while (low <= high) {
@@ -284,7 +304,7 @@ export class SessionModel {
     return this.order.indexOf(record);
   }
 
-  private insertionPoint(record: SessionRecord): number {
+  private insertionPoint(record: SessionRow): number {
     let low = 0;
     let high = this.order.length;
     while (low < high) {
@@ -296,7 +316,7 @@ export class SessionModel {
   }
 
   /** Whether `record` can replace the one at `index` without breaking the order. */
-  private fits(record: SessionRecord, index: number): boolean {
+  private fits(record: SessionRow, index: number): boolean {
     const before = this.order[index - 1];
     const after = this.order[index + 1];
     return (!before || this.compare(before, record) < 0) && (!after || this.compare(record, after) < 0);
