@@ -69,6 +69,8 @@ describe("shell commands", () => {
     expect(compareOutput('{"id":"a"}', '{"id":"x","extra":1}')).toMatch(/not shown extra/);
     expect(compareOutput("ID  USERNAME  AUTH", "ID USERNAME AUTH\nrow")).toBeNull();
     expect(compareOutput("ID  USERNAME  AUTH", "ID USER AUTH\nrow")).toMatch(/the docs show/);
+    expect(compareOutput("2026-06-03T14:00:00.120Z snapshot 1 session", "2027-01-01T00:00:00.000Z snapshot 1 session\n")).toBeNull();
+    expect(compareOutput("2026-06-03T14:00:00.120Z snapshot 1 session", "2027-01-01T00:00:00.000Z snapshot 2 sessions\n")).toMatch(/the docs show/);
   });
 
   it("replaces example ids with live ones", () => {

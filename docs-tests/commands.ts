@@ -197,7 +197,9 @@ export function compareOutput(documented: string, actual: string): string | null
     const extra = doc.includes("...") ? [] : keys.filter((key) => !shown.includes(key));
     return missing.length + extra.length === 0 ? null : `keys differ from the docs: missing ${missing.join(", ") || "none"}, not shown ${extra.join(", ") || "none"}`;
   }
-  const norm = (line: string | undefined): string => (line ?? "").trim().replace(/\s+/g, " ");
+  // Times differ from run to run: an ISO timestamp matches any other.
+  const norm = (line: string | undefined): string =>
+    (line ?? "").trim().replace(/\s+/g, " ").replace(/\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b/g, "<time>");
   const [want, got] = [norm(doc.split("\n")[0]), norm(actual.split("\n")[0])];
   return want === got ? null : `printed "${got}", the docs show "${want}"`;
 }

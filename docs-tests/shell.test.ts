@@ -9,7 +9,8 @@
  * - `sessionlens ...` (the installed command) and `node packages/collector/bin/sessionlens.js ...`:
  *   `serve` is started on port 0 with a temporary data dir, must log the documented "listening"
  *   line, and must stop cleanly on SIGINT (logs "stopped", exit 0); other commands run against the
- *   live collector and must exit 0 and print what the docs show (first line, or the JSON keys).
+ *   live collector and must exit 0 and print what the docs show (first line, or the JSON keys;
+ *   ISO times match any time). One that runs until Ctrl-C (`--watch`) gets SIGINT after its first line.
  * - `python3 ...`: run like the commands above.
  * - `pnpm`/`npx -y pnpm@10` scripts, `npx vitest|tsc|eslint <paths>`, `node <script>`: checked to
  *   exist (the script in the right package.json, the paths on disk), not run.
@@ -106,9 +107,12 @@ describe("shell commands in the docs", () => {
         }
         const text = substituteIds(live.rewrite(command.text), live);
         const curlWrapper = `curl() { command curl --max-time 2 -w '\\n__STATUS__ %{http_code}\\n' "$@"; }`;
-        const result = await run([curlWrapper, ...setup, text].join("\n"), env);
+        const watching = kinds.includes("cli") && /\s--watch\b/.test(text);
+        const result = watching ? await runUntilInterrupted(text, env) : await run([curlWrapper, ...setup, text].join("\n"), env);
         const streaming = /curl\s.*-\w*N/.test(text);
-        expect(result.code === 0 || (streaming && result.code === 28), `${at}: \`${text}\` exited ${result.code}: ${result.stderr}`).toBe(true);
+        // 130: a pipe's last command (`| cat`) interrupted by the same Ctrl-C.
+        const ok = result.code === 0 || (streaming && result.code === 28) || (watching && result.code === 130);
+        expect(ok, `${at}: \`${text}\` exited ${result.code}: ${result.stderr}`).toBe(true);
         if (kinds.includes("curl")) {
           const allowed = [...command.comment.matchAll(/\b[1-5]\d\d\b/g)].map(([n]) => Number(n));
           for (const [, status] of result.stdout.matchAll(/__STATUS__ (\d+)/g)) {
@@ -122,6 +126,34 @@ describe("shell commands in the docs", () => {
         expect(problem, `${at}: \`${text}\``).toBeNull();
       }
     }
+  }
+
+  /**
+   * A command that runs until Ctrl-C (`sessions --watch`): started in its own process group, given
+   * SIGINT once it printed its first line (or after 10 s), like a user pressing Ctrl-C.
+   */
+  function runUntilInterrupted(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn("bash", ["-c", script], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      let stdout = "";
+      let stderr = "";
+      let interrupted = false;
+      const interrupt = (): void => {
+        if (interrupted || child.exitCode !== null) return;
+        interrupted = true;
+        process.kill(-child.pid!, "SIGINT");
+      };
+      const timer = setTimeout(interrupt, 10_000);
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes("\n")) interrupt();
+      });
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? (signal === "SIGINT" ? 130 : 1), stdout, stderr });
+      });
+    });
   }
 
   /** `serve` as documented, on port 0: logs what the docs show, stops cleanly on SIGINT. */
