@@ -1,6 +1,39 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/**
+ * The collector's layering, said once: data flows socket -> transport/ -> sessions/ -> store/, and
+ * is read through query/ by http/ and cli/. Each folder lists the folders it must not import.
+ * (test/layering.test.ts proves a violation fails.)
+ */
+const COLLECTOR = "packages/collector/src";
+const layer = (from, forbidden, why, allow = []) => ({
+  files: [`${COLLECTOR}/${from}/**/*.ts`],
+  rules: {
+    "no-restricted-imports": [
+      "error",
+      {
+        patterns: [
+          {
+            group: [...forbidden.map((folder) => `../${folder}/*`), ...allow.map((path) => `!../${path}`)],
+            message: `${from}/ ${why} (layering: transport -> sessions -> store; query -> sessions; http, cli -> query).`,
+          },
+        ],
+      },
+    ],
+  },
+});
+const collectorLayers = [
+  layer("transport", ["store", "query", "http", "cli"], "decodes frames for the session model; it reaches state only through sessions/"),
+  layer("sessions", ["transport", "query", "http", "cli"], "is the session model: it is called by the transport and read through query/"),
+  layer("store", ["sessions", "transport", "query", "http", "cli"], "is the persistence port: it knows the session records, nothing else", [
+    "sessions/records.js",
+  ]),
+  layer("query", ["transport", "store", "http", "cli"], "reads the session index and change feed of sessions/"),
+  layer("http", ["sessions", "store", "transport", "cli"], "reads and commands only through query/ and what server.ts hands it"),
+  layer("cli", ["sessions", "store", "transport", "http", "query"], "talks to a collector over HTTP (client.ts) or starts one (server.ts)"),
+];
+
 export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "**/coverage/**", "test-artifacts/**", "bench/results/**", "docs-tests/.generated/**"] },
   js.configs.recommended,
@@ -19,4 +52,5 @@ export default tseslint.config(
       "no-new-func": "error",
     },
   },
+  ...collectorLayers,
 );

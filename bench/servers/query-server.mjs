@@ -1,7 +1,7 @@
-// Benchmark 3, server side: a collector whose store holds N sessions, filled
-// through the public SessionStore API (`collector.store.put`, the call the
-// session model itself makes when a session starts), then queried in-process
-// with collector.getSessionInfo() and over HTTP by the parent process.
+// Benchmark 3, server side: a collector holding N sessions, loaded through the
+// public persistence port (a `SessionPersistence` whose `open()` returns them,
+// as the embedded store does after a restart), then queried in-process with
+// collector.getSessionInfo() and over HTTP by the parent process.
 import { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { detectScope, UNAUTHENTICATED } from "@sessionlens/shared";
@@ -9,7 +9,7 @@ import { serveServer, memoryAfterGc } from "../lib/server-process.mjs";
 import { rng, weightedPicker, zipfWeights, projectName, userName, USER_AGENTS, USER_AGENT_WEIGHTS, PATHS, pageId } from "../lib/traffic.mjs";
 import { summarize } from "../lib/stats.mjs";
 
-const { createCollector, createMemoryStore } = await import(process.env.BENCH_COLLECTOR_MODULE ?? "@sessionlens/collector");
+const { createCollector, SessionPersistence } = await import(process.env.BENCH_COLLECTOR_MODULE ?? "@sessionlens/collector");
 
 const sessions = Number(process.env.BENCH_SESSIONS ?? 100_000);
 const users = Number(process.env.BENCH_USERS ?? 1_000);
@@ -36,9 +36,16 @@ ServerResponse.prototype.end = function end(chunk, ...rest) {
   return originalEnd.call(this, chunk, ...rest);
 };
 
-const store = createMemoryStore();
-const collector = createCollector({ host: "127.0.0.1", port: 0, dataDir: null, store });
-const address = await collector.listen();
+/** Hands the generated sessions to the collector at start, as a store restores what it kept. */
+class GeneratedSessions extends SessionPersistence {
+  records = [];
+  async open() {
+    const sessions = this.records;
+    this.records = [];
+    return { sessions };
+  }
+}
+const store = new GeneratedSessions();
 
 // --- the population: skewed users and projects, a realistic mix of devices.
 const random = rng(42);
@@ -75,7 +82,7 @@ for (let i = 0; i < sessions; i++) {
   }
   const closedPagesBytes = Math.floor(random() * 500_000);
   const authorized = username !== UNAUTHENTICATED;
-  await store.put({
+  store.records.push({
     id: `${pageId()}`,
     project,
     createdAt,
@@ -97,6 +104,9 @@ for (let i = 0; i < sessions; i++) {
     perUser.set(username, byProject);
   }
 }
+// Restored pages wait for their agents to come back: keep them for the whole run.
+const collector = createCollector({ host: "127.0.0.1", port: 0, dataDir: null, store, pageGraceMs: 24 * 3_600_000, sessionTimeoutMs: 24 * 3_600_000 });
+const address = await collector.listen();
 const fillMs = performance.now() - fillStarted;
 
 // The queried user has about sessions/users matches, as the issue asks (about 100 at 100,000).
@@ -145,7 +155,7 @@ serveServer(
   {
     queries: () => ({ queries: QUERIES, chosenUser, chosenCount, chosenProject, wildcard }),
     inProcess,
-    count: () => store.count(),
+    count: async () => (await collector.getSessionInfo()).length,
     memory: () => memoryAfterGc(),
     trackStart: () => {
       tracking = { writes: 0, bytes: 0, largest: 0 };

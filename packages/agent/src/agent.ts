@@ -32,7 +32,7 @@ export interface AgentOptions {
   scope?: SessionScope;
   /**
    * Count the request bodies the page sends to gateway origins by wrapping fetch,
-   * XMLHttpRequest.send, navigator.sendBeacon and WebSocket.send. Default `true` in a page;
+   * Request, XMLHttpRequest.open/send, navigator.sendBeacon and WebSocket.send. Default `true` in a page;
    * never outside one. With `false` nothing is wrapped; the agent's own frames and `countBytes(n)`
    * still count.
    */
@@ -316,7 +316,7 @@ export function startAgent(options: AgentOptions, environment: Environment = def
         // Report what is pending now rather than after the throttle: the page may never run again.
         hidden: () => dirty && report(),
         navigate: checkPath,
-      })
+      }, env.now)
     : noop;
 
   let uncount = noop;

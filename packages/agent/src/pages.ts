@@ -14,15 +14,28 @@ export interface PageEvents {
   navigate(): void;
 }
 
-/** Listens to the page's lifecycle; returns the function that stops listening. */
-export function watchPage(win: PageWindow, events: PageEvents): () => void {
+/**
+ * The shortest gap between two wakes. A wake skips the reconnect backoff, and while the collector is
+ * down every attempt prints a browser console line: a user switching tabs every few seconds must not
+ * turn that into a line every few seconds.
+ */
+export const WAKE_GAP_MS = 30_000;
+
+/** Listens to the page's lifecycle; returns the function that stops listening. `now` is the clock (ms). */
+export function watchPage(win: PageWindow, events: PageEvents, now: () => number = Date.now): () => void {
   const doc = win.document;
+  let lastWakeAt = -Infinity;
+  const wake = (): void => {
+    if (now() - lastWakeAt < WAKE_GAP_MS) return;
+    lastWakeAt = now();
+    events.wake();
+  };
   const listeners: [EventTarget | undefined, string, (event: Event) => void][] = [
     [win, "pagehide", () => events.hide()],
     [win, "pageshow", (event) => (event as PageTransitionEvent).persisted && events.restore()],
-    [win, "online", () => events.wake()],
-    [doc, "visibilitychange", () => (doc.visibilityState === "visible" ? events.wake() : events.hidden())],
-    [doc, "resume", () => events.wake()],
+    [win, "online", wake],
+    [doc, "visibilitychange", () => (doc.visibilityState === "visible" ? wake() : events.hidden())],
+    [doc, "resume", wake],
     [win, "popstate", () => events.navigate()],
     // The Navigation API (Chromium) also reports pushState and replaceState.
     [(win as { navigation?: EventTarget }).navigation, "currententrychange", () => events.navigate()],

@@ -1,6 +1,7 @@
 import { detectScope, type AgentMessage, type HelloMessage } from "@sessionlens/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { startAgent, type Agent, type AgentOptions, type CloseReason } from "../src/index.js";
+import { WAKE_GAP_MS } from "../src/pages.js";
 import { FakeEnvironment, flush } from "./testUtils/fakeEnvironment.js";
 import { FakeSocket } from "./testUtils/fakeSocket.js";
 import { FakeIndexedDB, FakeLocalStorage, FakeLocks, type FakeProfile } from "./testUtils/fakeStorage.js";
@@ -435,8 +436,11 @@ describe("page lifecycle", () => {
     expect(FakeSocket.instances).toHaveLength(count + 1);
     FakeSocket.last.drop(1006);
     page.setVisibility("hidden");
+    page.setVisibility("visible"); // within WAKE_GAP_MS of the last wake: the backoff runs its course
     await flush();
     expect(FakeSocket.instances).toHaveLength(count + 1);
+    env.time += WAKE_GAP_MS; // the clock alone, without running the pending retry
+    page.setVisibility("hidden");
     page.setVisibility("visible");
     await flush();
     expect(FakeSocket.instances).toHaveLength(count + 2);

@@ -36,7 +36,7 @@ describe("bodySize", () => {
     ["URLSearchParams", () => new URLSearchParams({ q: "a b&c", é: "€" }), "q=a+b%26c&%C3%A9=%E2%82%AC".length],
     ["ReadableStream (unknown until read)", () => new ReadableStream(), 0],
     ["a number, sent as its string", () => 12345, 5],
-    ["a plain object, sent as [object Object]", () => ({ a: 1 }), 15],
+    ["a plain object: 0, measuring it would run its toString again", () => ({ a: 1 }), 0],
   ])("%s", (_name, make, expected) => {
     expect(bodySize(make())).toBe(expected);
   });
@@ -105,42 +105,118 @@ describe("installByteCounting", () => {
     expect(await fetch("/api/orders", { method: "POST", body: "héllo" })).toBe("fetched");
     await fetch(new URL("https://app.example.com/api"), { method: "PUT", body: new Uint8Array(10) });
     await fetch("/api", { method: "GET" });
-    await fetch("/api", { body: "ignored", method: "head" });
+    await expect(fetch("/api", { body: "refused", method: "head" })).rejects.toThrow(TypeError);
     await fetch("https://cdn.example.com/upload", { method: "POST", body: "elsewhere" });
     await fetch("/api", { method: "POST" });
     expect(counted).toEqual([6, 10]);
     expect(page.calls.filter((call) => call.api === "fetch")).toHaveLength(6);
   });
 
-  it("counts a Request's own body by a clone, and still hands fetch the untouched Request", async () => {
+  it("never reads a Request's own body: counts it 0 and hands fetch the untouched Request; init.body counts", async () => {
     install();
     const fetch = api<(input: unknown, init?: RequestInit) => Promise<unknown>>("fetch");
     const request = new Request("https://app.example.com/api", { method: "POST", body: "twelve bytes" });
     await fetch(request);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(counted).toEqual([12]);
+    expect(counted).toEqual([]);
     const passed = page.calls.at(-1)!.args[0] as Request;
     expect(passed).toBe(request);
+    expect(passed.bodyUsed).toBe(false);
     expect(await passed.text()).toBe("twelve bytes");
-    // init.body wins over the Request's body, as in fetch.
+    // init.body replaces the Request's body, as in fetch.
     await fetch(new Request("https://app.example.com/api", { method: "POST", body: "long long body" }), { body: "ab" });
-    expect(counted).toEqual([12, 2]);
+    expect(counted).toEqual([2]);
   });
 
-  it("counts XMLHttpRequest bodies once opened, keeps `this`, return values and errors", () => {
+  it("counts a Request's body from what its constructor was given, through a Proxy that is still the Request class", async () => {
+    page = fakePage();
+    class PageRequest extends Request {}
+    page.window["Request"] = PageRequest;
+    counted = [];
+    uninstall = installByteCounting(win(), () => true, (n) => counted.push(n), own);
+    const Wrapped = page.window["Request"] as typeof Request;
+    expect(Wrapped).not.toBe(PageRequest);
+    expect(Wrapped.prototype.constructor).toBe(Wrapped);
+    expect(Function.prototype.toString.call(Wrapped)).toBe(Function.prototype.toString.call(PageRequest));
+    const fetch = api<(input: unknown, init?: RequestInit) => Promise<unknown>>("fetch");
+    const request = new Wrapped("https://app.example.com/api", { method: "POST", body: "twelve bytes" });
+    expect(request).toBeInstanceOf(PageRequest);
+    await fetch(request);
+    expect(request.bodyUsed).toBe(false); // measured without reading
+    await fetch(new Wrapped(request)); // a Request from a Request takes over its body
+    await fetch(new Wrapped("https://app.example.com/api", { method: "POST", body: new ReadableStream(), duplex: "half" } as RequestInit));
+    expect(counted).toEqual([12, 12]);
+    uninstall();
+    expect(page.window["Request"]).toBe(PageRequest);
+    expect(PageRequest.prototype.constructor).toBe(PageRequest);
+  });
+
+  it("counts a fetch only once its response arrived, and hands back a promise that settles the same way", async () => {
     install();
-    const XHR = api<new () => { open(...a: unknown[]): void; send(body?: unknown): unknown }>("XMLHttpRequest");
+    const fetch = api<(input: unknown, init?: RequestInit) => Promise<unknown>>("fetch");
+    const refused = fetch("/api", { method: "GET", body: "refused" });
+    await expect(refused).rejects.toThrow(/GET\/HEAD/);
+    const pending = fetch("/api", { method: "POST", body: "abc" });
+    expect(counted).toEqual([]); // not before the response
+    expect(await pending).toBe("fetched");
+    expect(counted).toEqual([3]);
+  });
+
+  it("runs no app code to measure: no getter of init, no toString of a URL-like input", async () => {
+    install();
+    const fetch = api<(input: unknown, init?: RequestInit) => Promise<unknown>>("fetch");
+    let reads = 0;
+    const init = Object.defineProperty({ method: "POST" }, "body", { get: () => (reads++, "behind a getter"), enumerable: true });
+    let conversions = 0;
+    const input = { toString: () => (conversions++, "/api") };
+    await fetch(input, init as RequestInit);
+    expect([reads, conversions]).toEqual([0, 0]);
+    expect(counted).toEqual([]); // a body behind a getter is not measured
+    await fetch(new URL("https://app.example.com/api"), Object.assign(Object.create({ body: "inherited" }), { method: "POST" }) as RequestInit);
+    expect(counted).toEqual([9]);
+  });
+
+  it("wrappers look like the originals: name, length, not constructible, toString", () => {
+    install();
+    const fetch = api<(...args: unknown[]) => unknown>("fetch");
+    expect(fetch.name).toBe("fetch");
+    expect(fetch.length).toBe(0); // the fake's own length
+    expect("prototype" in fetch).toBe(false);
+    expect(() => new (fetch as unknown as new () => unknown)()).toThrow(TypeError);
+    const XHR = page.window["XMLHttpRequest"] as { prototype: Record<string, (...args: unknown[]) => unknown> };
+    expect(XHR.prototype["open"]!.name).toBe("open");
+    expect(Function.prototype.toString.call(XHR.prototype["send"])).toMatch(/^send\(\.\.\.args\)/); // the fake's own source
+    expect(Function.prototype.toString.call(Function.prototype.toString)).toBe("function toString() { [native code] }");
+    uninstall();
+    expect(Function.prototype.toString.call(Function.prototype.toString)).toBe("function toString() { [native code] }");
+  });
+
+  it("counts XMLHttpRequest bodies once the response headers arrive, keeps `this`, return values and errors", () => {
+    install();
+    type FakeXHR = { open(...a: unknown[]): void; send(body?: unknown): unknown; respond(status: number): void };
+    const XHR = api<new () => FakeXHR>("XMLHttpRequest");
     const xhr = new XHR();
     expect(() => xhr.send("too early")).toThrow(/OPENED/); // the original's error, and nothing counted
     xhr.open("POST", "/api/orders");
     expect(xhr.send(new Blob(["12345"]))).toBe("xhr-sent");
+    expect(counted).toEqual([]);
+    xhr.respond(200);
+    expect(counted).toEqual([5]);
     const get = new XHR();
     get.open("GET", "/api");
     get.send("ignored by browsers");
+    get.respond(200);
     const other = new XHR();
     other.open("POST", "https://cdn.example.com/");
     other.send("x");
-    expect(counted).toEqual([5]);
+    other.respond(200);
+    const failed = new XHR();
+    failed.open("POST", "/api");
+    failed.send("a network error");
+    failed.respond(0);
+    const sync = new XHR();
+    sync.open("PUT", "/api", false);
+    sync.send("sync");
+    expect(counted).toEqual([5, 4]);
     expect(page.calls.filter((call) => call.api.startsWith("xhr")).every((call) => call.self instanceof XHR)).toBe(true);
   });
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { PageWindow } from "../src/environment.js";
-import { watchPage, whenActivated, type PageEvents } from "../src/pages.js";
+import { WAKE_GAP_MS, watchPage, whenActivated, type PageEvents } from "../src/pages.js";
 import { fakePage } from "./testUtils/fakeWindow.js";
 
-function watch(page = fakePage()) {
+function watch(page = fakePage(), clock = { now: 0 }) {
   const seen: string[] = [];
   const events: PageEvents = {
     hide: () => seen.push("hide"),
@@ -12,8 +12,8 @@ function watch(page = fakePage()) {
     navigate: () => seen.push("navigate"),
     hidden: () => seen.push("hidden"),
   };
-  const unwatch = watchPage(page.window as unknown as PageWindow, events);
-  return { page, seen, unwatch };
+  const unwatch = watchPage(page.window as unknown as PageWindow, events, () => clock.now);
+  return { page, seen, unwatch, clock };
 }
 
 describe("watchPage", () => {
@@ -24,10 +24,22 @@ describe("watchPage", () => {
     page.fire("pageshow", { persisted: true });
     page.fire("online");
     page.setVisibility("hidden");
-    page.setVisibility("visible");
-    page.document.dispatchEvent(new Event("resume"));
     page.fire("popstate");
-    expect(seen).toEqual(["hide", "restore", "wake", "hidden", "wake", "wake", "navigate"]);
+    expect(seen).toEqual(["hide", "restore", "wake", "hidden", "navigate"]);
+  });
+
+  it(`wakes at most once per ${WAKE_GAP_MS / 1000} s, whichever event (online, visible, resume) asks`, () => {
+    const { page, seen, clock } = watch();
+    page.fire("online");
+    clock.now += 1000;
+    page.setVisibility("hidden");
+    page.setVisibility("visible"); // a tab switch right after: no second wake
+    page.document.dispatchEvent(new Event("resume"));
+    clock.now += WAKE_GAP_MS - 1000;
+    page.setVisibility("visible");
+    clock.now += WAKE_GAP_MS;
+    page.document.dispatchEvent(new Event("resume"));
+    expect(seen).toEqual(["wake", "hidden", "wake", "wake"]);
   });
 
   it("hears pushState and replaceState through the Navigation API where there is one", () => {

@@ -4,22 +4,18 @@ export { DEFAULTS, parseDuration, systemClock } from "./options.js";
 export type { CollectorOptions, ResolvedOptions, Clock } from "./options.js";
 export { MemorySessionStore, createMemoryStore } from "./store/memory.js";
 export type { MemoryStoreOptions } from "./store/memory.js";
-export type {
-  SessionStore,
-  SessionRecord,
-  PageRecord,
-  Tombstone,
-  SessionEndReason,
-  StoreQuery,
-  FieldMatcher,
-  RestoredState,
-} from "./store/types.js";
-export { compileFilter, compileQuery, normaliseFilter, toSessionInfo } from "./query/index.js";
+export { SessionPersistence } from "./store/port.js";
+export type { RestoredState } from "./store/port.js";
+export type { SessionRecord, PageRecord, PageCollection, Tombstone, SessionEndReason, PageEndReason } from "./sessions/records.js";
+export { Changed, SessionFeed } from "./sessions/feed.js";
+export type { ChangeSet, FeedConsumer } from "./sessions/feed.js";
+export type { SessionQuery, FieldMatcher } from "./sessions/session-index.js";
+export { compileFieldMatcher, compileQuery, normaliseFilter, toSessionInfo } from "./query/index.js";
 export type { SessionDetails, PageDetails } from "./query/index.js";
 export type { DeviceInfo } from "./sessions/useragent.js";
 export { CommandError } from "./sessions/model.js";
-export { LIFECYCLE_EVENT_NAMES } from "./sessions/events.js";
-export type { LifecycleEvents, LifecycleEventName, PageEndReason } from "./sessions/events.js";
+export { LIFECYCLE_EVENT_NAMES } from "./sessions/hooks.js";
+export type { LifecycleEvents, LifecycleEventName } from "./sessions/hooks.js";
 export { STATUS_PAGE_CSP } from "./http/status-page.js";
 export { HTTP_ERROR_CODES } from "./http/respond.js";
 export type { HttpErrorCode } from "./http/respond.js";

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { SessionStore } from "./store/types.js";
+import type { SessionPersistence } from "./store/port.js";
 
 /** A source of wall-clock time in milliseconds; injected so tests can fake time. */
 export interface Clock {
@@ -8,6 +8,27 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** A timer started by a `Scheduler`; only good for giving back to its `clear`. */
+export type TimerHandle = object;
+
+/**
+ * Timers of the collector's time-driven work (lifecycle sweeps, socket liveness, event-stream
+ * coalescing and comments, snapshot writes), injected like the clock so tests advance time
+ * instead of sleeping. Timers never keep the process alive.
+ */
+export interface Scheduler {
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  setInterval(callback: () => void, ms: number): TimerHandle;
+  clear(handle: TimerHandle): void;
+}
+
+/** Node's timers, `unref()`'d. */
+export const systemScheduler: Scheduler = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  setInterval: (callback, ms) => setInterval(callback, ms).unref(),
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 /** Options of `createCollector`. Every one is optional; the defaults are listed. */
 export interface CollectorOptions {
   /** Interface to listen on. Default `"127.0.0.1"`. */
@@ -15,10 +36,10 @@ export interface CollectorOptions {
   /** Port to listen on; 0 picks a free one. Default `8787`. */
   port?: number;
   /**
-   * Where sessions are kept. Default: the embedded in-memory store, made durable in `dataDir`.
-   * Pass any `SessionStore` to use another backend.
+   * Where session state is persisted. Default: the embedded store, durable in `dataDir`. Pass any
+   * `SessionPersistence` subclass to use another backend.
    */
-  store?: SessionStore;
+  store?: SessionPersistence;
   /**
    * Folder for the resume secret and the store snapshot. `null` keeps nothing on disk (a restart
    * then forgets every session and the resume secret). Default `".sessionlens"` (relative to the
@@ -93,6 +114,11 @@ export interface CollectorOptions {
   logger?: Logger;
   /** Time source. Default: `Date.now`. */
   clock?: Clock;
+  /**
+   * Timers of sweeps, liveness, event-stream coalescing and snapshot writes. Default: Node's
+   * timers (`unref()`'d). Tests pass a fake one together with a fake `clock`.
+   */
+  scheduler?: Scheduler;
   /** How often lifecycle deadlines are checked. Default `250`. */
   sweepIntervalMs?: number;
 }
@@ -100,7 +126,7 @@ export interface CollectorOptions {
 /** Options with every default applied. */
 export interface ResolvedOptions
   extends Required<Omit<CollectorOptions, "store" | "secret" | "identitySecret" | "apiToken" | "logger" | "dataDir">> {
-  store: SessionStore | undefined;
+  store: SessionPersistence | undefined;
   dataDir: string | null;
   secret: string | undefined;
   identitySecret: string | undefined;
@@ -173,6 +199,7 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     statusPageDir: options.statusPageDir ?? defaultStatusPageDir,
     logger: options.logger,
     clock: options.clock ?? systemClock,
+    scheduler: options.scheduler ?? systemScheduler,
     sweepIntervalMs: positiveOption("sweepIntervalMs"),
   };
 }

@@ -6,21 +6,23 @@ import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { EventHub } from "./http/events.js";
 import { createMetrics } from "./http/metrics.js";
+import { createInjector } from "./http/inject.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
-import { resolveOptions, type CollectorOptions, type ResolvedOptions } from "./options.js";
+import { resolveOptions, type CollectorOptions, type ResolvedOptions, type TimerHandle } from "./options.js";
 import { normaliseFilter } from "./query/filter.js";
-import { SessionQueries, type SessionDetails } from "./query/index.js";
+import { SessionQueries, SessionTotals, type SessionDetails } from "./query/index.js";
 import { toSessionInfo } from "./query/info.js";
 import { ResumeCredentials } from "./sessions/credentials.js";
-import { LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/events.js";
+import { HooksConsumer, LifecycleEmitter, type LifecycleEventName, type LifecycleEvents } from "./sessions/hooks.js";
 import { IdentityVerifier } from "./sessions/identity.js";
 import { SessionModel } from "./sessions/model.js";
 import { loadResumeSecret } from "./sessions/secret.js";
 import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
-import type { SessionStore } from "./store/types.js";
+import type { SessionPersistence } from "./store/port.js";
 import { AgentTransport } from "./transport/agents.js";
+import { messageFramer } from "./transport/frames.js";
 
 /** Where a listening collector can be reached. */
 export interface CollectorAddress {
@@ -61,12 +63,17 @@ export interface Collector {
   off<E extends LifecycleEventName>(event: E, handler: LifecycleEvents[E]): void;
   /** The `node:http` request handler (API, metrics, status page), usable without listening. */
   readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Answers a web `Request` in process, without a port (as hono's `app.request()`): a path such as
+   * `"/api/v1/sessions"` or a full `Request`. The response resolves with its head; its body streams.
+   */
+  request(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** The HTTP server that carries the API and the `/ws` endpoint. */
   readonly server: Server;
   /** This collector's Prometheus registry. */
   readonly metrics: Registry;
-  /** The store in use. */
-  readonly store: SessionStore;
+  /** The persistence port in use. */
+  readonly store: SessionPersistence;
   readonly options: Readonly<ResolvedOptions>;
 }
 
@@ -87,6 +94,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
       tombstoneTtlMs: o.resumeMaxAgeMs,
+      scheduler: o.scheduler,
       maxTombstones: o.maxTombstones,
       now,
       onWarning: (message, error) => log("warn", message, { err: error }),
@@ -99,13 +107,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     credentials,
     identity: new IdentityVerifier(o.identitySecret, now),
     userAgents,
-    emitter,
+    framer: messageFramer,
     clock,
-    toInfo: toSessionInfo,
     pageGraceMs: o.pageGraceMs,
     sessionTimeoutMs: o.sessionTimeoutMs,
-    heartbeatMs: o.heartbeatMs,
-    idleTimeoutMs: o.idleTimeoutMs,
     resumeMaxAgeMs: o.resumeMaxAgeMs,
     maxPayloadDepth: o.maxPayloadDepth,
     maxMessageBytes: o.maxMessageBytes,
@@ -115,6 +120,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const transport = new AgentTransport({
     model,
     clock,
+    scheduler: o.scheduler,
     allowedOrigins: o.allowedOrigins,
     trustProxy: o.trustProxy,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
@@ -124,26 +130,29 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxMessagesPerWindow: o.maxMessagesPerWindow,
     rateWindowMs: o.rateWindowMs,
     heartbeatMs: o.heartbeatMs,
+    idleTimeoutMs: o.idleTimeoutMs,
     keepaliveMs: o.keepaliveMs,
     resolutionMs: o.sweepIntervalMs,
     log,
   });
-  const queries = new SessionQueries(store, clock, userAgents);
+  // The change feed's consumers, besides the persistence port (the model's own first consumer).
+  model.feed.subscribe(new HooksConsumer(emitter, toSessionInfo, now));
+  const queries = new SessionQueries(model.index, model.feed, clock, userAgents);
   const events = new EventHub({
     queries,
     clock,
+    scheduler: o.scheduler,
     coalesceMs: o.sseCoalesceMs,
     heartbeatMs: o.sseHeartbeatMs,
     maxBufferBytes: o.sseMaxBufferBytes,
     log,
   });
-  model.observe(events);
-  const metrics = createMetrics({ model, transport, events, maxProjectLabels: o.maxProjectLabels });
+  const metrics = createMetrics({ queries, totals: new SessionTotals(model.feed), transport, events, maxProjectLabels: o.maxProjectLabels });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
   let closing: Promise<void> | null = null;
-  let sweepTimer: ReturnType<typeof setInterval> | null = null;
+  let sweepTimer: TimerHandle | null = null;
   let listening: CollectorAddress | null = null;
 
   const collectorApi = {
@@ -170,6 +179,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   });
 
   const server = createServer(handleRequest);
+  const request = createInjector(handleRequest);
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/ws") {
@@ -190,7 +200,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     await model.start();
     transport.start();
     let pruning = false;
-    sweepTimer = setInterval(() => {
+    sweepTimer = o.scheduler.setInterval(() => {
       try {
         transport.tick();
         model.tick();
@@ -198,7 +208,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
         log("error", "a lifecycle sweep failed", { err: error });
       }
       // Expired tombstones are forgotten a bounded batch at a time, one prune in flight at most.
-      if (store.prune !== undefined && !pruning) {
+      if (!pruning) {
         pruning = true;
         store
           .prune()
@@ -206,7 +216,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
           .finally(() => (pruning = false));
       }
     }, o.sweepIntervalMs);
-    sweepTimer.unref();
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       server.once("error", onError);
@@ -233,7 +242,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     state = "draining";
     await transport.close();
     model.stop();
-    if (sweepTimer !== null) clearInterval(sweepTimer);
+    if (sweepTimer !== null) o.scheduler.clear(sweepTimer);
     sweepTimer = null;
     events.close();
     if (wasStarted) await store.close();
@@ -273,6 +282,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     on: (event, handler) => emitter.on(event, handler),
     off: (event, handler) => emitter.off(event, handler),
     handleRequest,
+    request,
     server,
     metrics,
     store,
@@ -280,7 +290,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   };
 }
 
-async function pingStore(store: SessionStore): Promise<string | null> {
+async function pingStore(store: SessionPersistence): Promise<string | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([

@@ -104,7 +104,8 @@ describe("watchSessions on the shared backoff and SSE parser", () => {
       // CRLF and CR line ends both parse; the first reconnect waited [30, 60) ms: retry: 30, first window skipped.
       expect(delays[0]).toBeGreaterThanOrEqual(30);
       expect(delays[0]).toBeLessThan(60);
-      expect(calls).toHaveLength(2);
+      // The second stream ended too, so a third call may already be under way on a slow machine.
+      expect(calls.length).toBeGreaterThanOrEqual(2);
     } finally {
       watch.close();
     }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { compileQuery } from "../src/query/filter.js";
-import type { PageRecord, SessionRecord, SessionStore } from "../src/store/types.js";
+import type { PageRecord, SessionRecord } from "../src/sessions/records.js";
+import { SessionPersistence } from "../src/store/port.js";
 
 /** A plain session record for store tests. */
 export function makeRecord(id: string, overrides: Partial<Omit<SessionRecord, "pages">> & { pages?: PageRecord[] } = {}): SessionRecord {
@@ -38,15 +38,13 @@ export function makePage(id: string, bytes = 0): PageRecord {
   };
 }
 
-const ids = (records: SessionRecord[]) => records.map((record) => record.id).sort();
-
 /**
- * The contract every `SessionStore` must pass (the embedded store now, Redis later).
+ * The contract every persistence port must pass (the embedded store now, Redis next).
  * `makeStore` gets a fresh, empty store each time.
  */
-export function describeStoreContract(name: string, makeStore: () => Promise<SessionStore>): void {
-  describe(`SessionStore contract: ${name}`, () => {
-    let store: SessionStore;
+export function describeStoreContract(name: string, makeStore: () => Promise<SessionPersistence>): void {
+  describe(`SessionPersistence contract: ${name}`, () => {
+    let store: SessionPersistence;
     beforeEach(async () => {
       store = await makeStore();
       await store.open();
@@ -55,68 +53,33 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ses
       await store.close();
     });
 
-    it("every method returns a Promise", () => {
+    it("is a SessionPersistence, and every method but countersChanged returns a Promise", () => {
+      expect(store).toBeInstanceOf(SessionPersistence);
       const record = makeRecord("p1");
       const results = [
         store.put(record),
-        store.get("p1"),
         store.getTombstone("p1"),
-        store.query(compileQuery({})),
-        store.count(),
+        store.prune(),
+        store.tombstoneFloor(),
         store.ping(),
         store.flush(),
         store.end("nope", { endedAt: 1, reason: "closed" }),
       ];
       for (const result of results) expect(result).toBeInstanceOf(Promise);
+      expect(store.countersChanged(record)).toBeUndefined();
       return Promise.all(results);
     });
 
-    it("puts, gets and counts sessions", async () => {
-      await store.put(makeRecord("a", { username: "billy" }));
-      await store.put(makeRecord("b"));
-      expect(await store.count()).toBe(2);
-      expect((await store.get("a"))?.username).toBe("billy");
-      expect(await store.get("missing")).toBeUndefined();
-    });
-
-    it("a put after a change re-indexes the session", async () => {
-      const record = makeRecord("a");
-      await store.put(record);
-      record.username = "billy";
-      await store.put(record);
-      expect(ids(await store.query(compileQuery({ usernameFilter: "billy" })))).toEqual(["a"]);
-      expect(await store.query(compileQuery({ usernameFilter: "Unauthenticated" }))).toEqual([]);
-      expect(await store.count()).toBe(1);
-    });
-
-    it("queries by username, project, both, wildcards and none", async () => {
-      await store.put(makeRecord("1", { username: "billy", project: "MyProject" }));
-      await store.put(makeRecord("2", { username: "billy", project: "Other" }));
-      await store.put(makeRecord("3", { username: "bob", project: "MyProject" }));
-      await store.put(makeRecord("4", { username: "Billy", project: "MyProject" }));
-      await store.put(makeRecord("5", { username: "b.lly", project: "My(Project)" }));
-      const q = async (usernameFilter?: string, projectFilter?: string) =>
-        ids(await store.query(compileQuery({ usernameFilter, projectFilter })));
-      expect(await q()).toEqual(["1", "2", "3", "4", "5"]);
-      expect(await q("billy")).toEqual(["1", "2"]);
-      expect(await q(undefined, "MyProject")).toEqual(["1", "3", "4"]);
-      expect(await q("billy", "MyProject")).toEqual(["1"]);
-      expect(await q("b*")).toEqual(["1", "2", "3", "5"]);
-      expect(await q("*lly", "My*")).toEqual(["1", "4", "5"]);
-      expect(await q("b.lly")).toEqual(["5"]);
-      expect(await q(undefined, "My(Project)")).toEqual(["5"]);
-      expect(await q("nobody")).toEqual([]);
-    });
-
-    it("end removes the session and leaves a tombstone", async () => {
+    it("end leaves a tombstone, for that session only", async () => {
       const endedAt = Date.now();
       await store.put(makeRecord("a", { username: "billy" }));
       await store.end("a", { endedAt, reason: "closed" });
-      expect(await store.get("a")).toBeUndefined();
-      expect(await store.count()).toBe(0);
-      expect(await store.query(compileQuery({ usernameFilter: "billy" }))).toEqual([]);
       expect(await store.getTombstone("a")).toEqual({ endedAt, reason: "closed" });
       expect(await store.getTombstone("b")).toBeUndefined();
+    });
+
+    it("the tombstone floor starts at 0", async () => {
+      expect(await store.tombstoneFloor()).toBe(0);
     });
 
     it("ping resolves while open", async () => {
@@ -129,8 +92,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ses
  * The durability part of the contract, for stores that keep state across restarts: `reopen`
  * gives a new store instance over the same storage.
  */
-export function describeDurableStoreContract(name: string, reopen: () => Promise<SessionStore>): void {
-  describe(`SessionStore durability: ${name}`, () => {
+export function describeDurableStoreContract(name: string, reopen: () => Promise<SessionPersistence>): void {
+  describe(`SessionPersistence durability: ${name}`, () => {
     it("keeps sessions (creation time, closed-page bytes, page counters) and tombstones across a close and reopen", async () => {
       const first = await reopen();
       await first.open();
@@ -147,6 +110,30 @@ export function describeDurableStoreContract(name: string, reopen: () => Promise
         expect(kept).toMatchObject({ createdAt: 42, closedPagesBytes: 900, totalBytesSent: 1_000 });
         expect(kept.pages.get("page-0001")).toMatchObject({ epochBytes: 100, epoch: 1, seq: 1 });
         expect((await second.getTombstone("ended"))?.reason).toBe("timeout");
+      } finally {
+        await second.close();
+      }
+    });
+
+    it("a put after a change keeps the latest state; counters that rose in place are kept", async () => {
+      const first = await reopen();
+      await first.open();
+      const record = makeRecord("changing", { totalBytesSent: 10, pages: [makePage("p1", 10)] });
+      await first.put(record);
+      await first.flush();
+      record.username = "billy";
+      await first.put(record);
+      record.pages.get("p1")!.epochBytes = 70;
+      record.totalBytesSent = 70;
+      first.countersChanged(record);
+      await first.close();
+
+      const second = await reopen();
+      const { sessions } = await second.open();
+      try {
+        const restored = sessions.find((session) => session.id === "changing")!;
+        expect(restored).toMatchObject({ username: "billy", totalBytesSent: 70 });
+        expect(restored.pages.get("p1")!.epochBytes).toBe(70);
       } finally {
         await second.close();
       }

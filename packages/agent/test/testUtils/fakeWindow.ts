@@ -40,16 +40,33 @@ export function fakePage(options: { href?: string; userAgent?: string; maxTouchP
     },
   };
 
-  class FakeXMLHttpRequest {
+  /** Moves through readyState like the browser's: OPENED on open, DONE at once when synchronous; `respond()` delivers headers. */
+  class FakeXMLHttpRequest extends EventTarget {
     opened = false;
+    synchronous = false;
+    readyState = 0;
+    status = 0;
     open(...args: unknown[]): void {
       calls.push({ api: "xhr.open", self: this, args });
       this.opened = true;
+      this.synchronous = args[2] === false;
+      this.state(1);
     }
     send(...args: unknown[]): string {
       calls.push({ api: "xhr.send", self: this, args });
       if (!this.opened) throw new DOMException("The object's state must be OPENED.", "InvalidStateError");
+      if (this.synchronous) this.respond(200);
       return "xhr-sent";
+    }
+    /** The response headers arrive with `status` (0: a network error or abort, straight to DONE). */
+    respond(status: number): void {
+      this.status = status;
+      this.state(status ? 2 : 4);
+      if (status) this.state(4);
+    }
+    private state(readyState: number): void {
+      this.readyState = readyState;
+      this.dispatchEvent(new Event("readystatechange"));
     }
   }
 
@@ -75,6 +92,10 @@ export function fakePage(options: { href?: string; userAgent?: string; maxTouchP
     },
     fetch(this: unknown, ...args: unknown[]) {
       calls.push({ api: "fetch", self: this, args });
+      const init = args[1] as RequestInit | undefined;
+      // Like the browser: a GET or HEAD with a body is refused.
+      const method = init?.method ?? (args[0] instanceof Request ? args[0].method : "GET");
+      if (/^(GET|HEAD)$/i.test(method) && init?.body != null) return Promise.reject(new TypeError("Request with GET/HEAD method cannot have body."));
       return Promise.resolve("fetched");
     },
     XMLHttpRequest: FakeXMLHttpRequest,

@@ -1,15 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Clock } from "../options.js";
-import { toSessionInfo } from "../query/info.js";
-import type { SessionQueries } from "../query/index.js";
-import type { SessionObserver } from "../sessions/model.js";
-import type { Session } from "../sessions/session.js";
-import type { SessionEndReason, SessionRecord, StoreQuery } from "../store/types.js";
+import type { Clock, Scheduler, TimerHandle } from "../options.js";
+import {
+  MATCH_ALL,
+  toSessionInfo,
+  type SessionEndReason,
+  type SessionQueries,
+  type SessionQuery,
+  type SessionRecord,
+} from "../query/index.js";
 import { CHUNK_CHARS, waitForDrain } from "./respond.js";
 
 export interface EventHubOptions {
   queries: SessionQueries;
   clock: Clock;
+  /** Runs the coalescing flush and the comment heartbeats. */
+  scheduler: Scheduler;
   /** Changes of one session are sent at most once per this interval. */
   coalesceMs: number;
   /** Comment lines this often keep proxies from closing idle streams. */
@@ -22,7 +27,7 @@ export interface EventHubOptions {
 /** Why a session left a subscriber's view: its end reason, or `filtered` when it no longer matches. */
 export type RemoveReason = SessionEndReason | "filtered";
 
-type Pending = { session: Session; removed: SessionEndReason | null };
+type Pending = { session: SessionRecord; removed: SessionEndReason | null };
 
 /** A subscriber whose snapshot cannot be delivered within this long is dropped. */
 const SNAPSHOT_STALL_MS = 60_000;
@@ -36,7 +41,7 @@ class Subscriber {
 
   constructor(
     readonly res: ServerResponse,
-    readonly query: StoreQuery,
+    readonly query: SessionQuery,
   ) {
     this.startedAt = Date.now();
   }
@@ -48,42 +53,39 @@ class Subscriber {
 
 /**
  * `GET /api/v1/events`: a snapshot of the matching sessions, then `upsert` and `remove` events.
- * Changes are coalesced per session (at most one per `coalesceMs`); a subscriber that cannot keep
- * up is dropped once its unsent output passes `maxBufferBytes`, so memory stays bounded.
+ * It watches the query layer (`queries.watch`) while it has subscribers. Changes are coalesced per
+ * session (at most one per `coalesceMs`); a subscriber that cannot keep up is dropped once its
+ * unsent output passes `maxBufferBytes`, so memory stays bounded.
  */
-export class EventHub implements SessionObserver {
+export class EventHub {
   readonly subscribers = new Set<Subscriber>();
   dropped = 0;
   readonly #o: EventHubOptions;
   #pending = new Map<string, Pending>();
-  #flushTimer: ReturnType<typeof setTimeout> | null = null;
-  #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  #flushTimer: TimerHandle | null = null;
+  #heartbeatTimer: TimerHandle | null = null;
   #closed = false;
+  #unwatch: (() => void) | null = null;
 
   constructor(options: EventHubOptions) {
     this.#o = options;
   }
 
-  changed(session: Session): void {
-    if (this.subscribers.size === 0) return;
-    const pending = this.#pending.get(session.id);
-    if (pending === undefined) this.#pending.set(session.id, { session, removed: null });
+  #onChange = (session: SessionRecord, removed: SessionEndReason | null): void => {
+    if (removed !== null) this.#pending.set(session.id, { session, removed });
+    else if (!this.#pending.has(session.id)) this.#pending.set(session.id, { session, removed: null });
     this.#scheduleFlush();
-  }
+  };
 
-  removed(session: Session, reason: SessionEndReason): void {
-    if (this.subscribers.size === 0) return;
-    this.#pending.set(session.id, { session, removed: reason });
-    this.#scheduleFlush();
-  }
-
-  async subscribe(req: IncomingMessage, res: ServerResponse, query: StoreQuery): Promise<void> {
+  async subscribe(req: IncomingMessage, res: ServerResponse, query: SessionQuery): Promise<void> {
     if (this.#closed) {
       res.writeHead(503).end();
       return;
     }
     const subscriber = new Subscriber(res, query);
     this.subscribers.add(subscriber);
+    // One watch of every session for all subscribers; each is filtered at delivery.
+    this.#unwatch ??= this.#o.queries.watch(MATCH_ALL, this.#onChange);
     this.#startHeartbeats();
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
@@ -95,7 +97,7 @@ export class EventHub implements SessionObserver {
     res.socket?.setNoDelay(true);
     const remove = (): void => {
       this.subscribers.delete(subscriber);
-      this.#stopHeartbeatsIfIdle();
+      this.#stopIfIdle();
     };
     req.on("close", remove);
     res.on("close", remove);
@@ -119,10 +121,12 @@ export class EventHub implements SessionObserver {
   /** Ends every stream (shutdown). */
   close(): void {
     this.#closed = true;
-    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
-    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    if (this.#flushTimer !== null) this.#o.scheduler.clear(this.#flushTimer);
+    if (this.#heartbeatTimer !== null) this.#o.scheduler.clear(this.#heartbeatTimer);
     this.#flushTimer = null;
     this.#heartbeatTimer = null;
+    this.#unwatch?.();
+    this.#unwatch = null;
     for (const subscriber of this.subscribers) subscriber.res.end();
     this.subscribers.clear();
     this.#pending.clear();
@@ -155,11 +159,10 @@ export class EventHub implements SessionObserver {
 
   #scheduleFlush(): void {
     if (this.#flushTimer !== null || this.#closed) return;
-    this.#flushTimer = setTimeout(() => {
+    this.#flushTimer = this.#o.scheduler.setTimeout(() => {
       this.#flushTimer = null;
       this.#flush();
     }, this.#o.coalesceMs);
-    this.#flushTimer.unref();
   }
 
   #flush(): void {
@@ -182,11 +185,11 @@ export class EventHub implements SessionObserver {
     const { session, removed } = change;
     const id = session.id;
     let text: string | null = null;
-    if (removed === null && !session.ended && matches(subscriber.query, session)) {
+    if (removed === null && this.#o.queries.matches(subscriber.query, session)) {
       subscriber.known.add(id);
       text = `event: upsert\ndata: ${JSON.stringify(toSessionInfo(session, now))}\n\n`;
     } else if (subscriber.known.delete(id)) {
-      const reason: RemoveReason = removed ?? (session.ended ? "ended" : "filtered");
+      const reason: RemoveReason = removed ?? "filtered";
       text = `event: remove\ndata: ${JSON.stringify({ id, reason })}\n\n`;
     }
     if (text === null) return true;
@@ -203,12 +206,12 @@ export class EventHub implements SessionObserver {
     this.dropped++;
     this.#o.log("warn", `an event-stream subscriber was dropped: ${why}`, { bufferedBytes: subscriber.res.writableLength });
     subscriber.res.destroy();
-    this.#stopHeartbeatsIfIdle();
+    this.#stopIfIdle();
   }
 
   #startHeartbeats(): void {
     if (this.#heartbeatTimer !== null) return;
-    this.#heartbeatTimer = setInterval(() => {
+    this.#heartbeatTimer = this.#o.scheduler.setInterval(() => {
       for (const subscriber of this.subscribers) {
         if (!subscriber.ready) {
           if (Date.now() - subscriber.startedAt > SNAPSHOT_STALL_MS) this.#drop(subscriber, "its snapshot stalled");
@@ -218,16 +221,15 @@ export class EventHub implements SessionObserver {
         if (subscriber.res.writableLength > this.#o.maxBufferBytes) this.#drop(subscriber, "it is not reading");
       }
     }, this.#o.heartbeatMs);
-    this.#heartbeatTimer.unref();
   }
 
-  #stopHeartbeatsIfIdle(): void {
-    if (this.subscribers.size > 0 || this.#heartbeatTimer === null) return;
-    clearInterval(this.#heartbeatTimer);
+  /** With no subscriber left: stop watching (the heartbeat path is free again) and stop pinging. */
+  #stopIfIdle(): void {
+    if (this.subscribers.size > 0) return;
+    this.#unwatch?.();
+    this.#unwatch = null;
+    if (this.#heartbeatTimer === null) return;
+    this.#o.scheduler.clear(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
   }
-}
-
-function matches(query: StoreQuery, session: SessionRecord): boolean {
-  return (query.username.any || query.username.test(session.username)) && (query.project.any || query.project.test(session.project));
 }

@@ -1,10 +1,23 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import type { SessionModel } from "../sessions/model.js";
-import type { TransportStats } from "../transport/agents.js";
+import type { SessionQueries, SessionTotals } from "../query/index.js";
+
+/** Counts the agents' transport keeps (plain numbers bumped on hot paths, read at scrape time). */
+export interface TransportStatsSource {
+  stats: {
+    frames: Record<string, number>;
+    connectionsOpened: number;
+    connectionsClosed: Map<number, number>;
+    rejected: Map<string, number>;
+  };
+  connections: { size: number };
+}
 
 export interface MetricsSources {
-  model: SessionModel;
-  transport: { stats: TransportStats; connections: { size: number } };
+  /** Session and page counts, read through the query layer. */
+  queries: Pick<SessionQueries, "tally">;
+  /** Totals counted from the change feed (the query layer's `SessionTotals`). */
+  totals: Pick<SessionTotals, "bytesReported" | "sessionsStarted" | "sessionsEnded">;
+  transport: TransportStatsSource;
   events: { subscribers: { size: number }; dropped: number };
   maxProjectLabels: number;
 }
@@ -26,7 +39,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     }
     return metrics();
   };
-  const { model, transport, events } = sources;
+  const { queries, totals, transport, events } = sources;
   const projectLabels = new ProjectLabels(sources.maxProjectLabels);
 
   new Gauge({
@@ -36,7 +49,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [key, value] of countBy(model, projectLabels, false)) this.set(labelsOf(key), value);
+      for (const [key, value] of countBy(queries, projectLabels, false)) this.set(labelsOf(key), value);
     },
   });
   new Gauge({
@@ -46,7 +59,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [key, value] of countBy(model, projectLabels, true)) this.set(labelsOf(key), value);
+      for (const [key, value] of countBy(queries, projectLabels, true)) this.set(labelsOf(key), value);
     },
   });
   new Counter({
@@ -56,7 +69,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [type, value] of Object.entries(model.stats.frames)) this.inc({ type }, value);
+      for (const [type, value] of Object.entries(transport.stats.frames)) this.inc({ type }, value);
     },
   });
   new Counter({
@@ -65,7 +78,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(model.stats.bytesReported);
+      this.inc(totals.bytesReported);
     },
   });
   new Counter({
@@ -74,7 +87,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(model.stats.sessionsStarted);
+      this.inc(totals.sessionsStarted);
     },
   });
   new Counter({
@@ -84,7 +97,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, value] of Object.entries(model.stats.sessionsEnded)) this.inc({ reason }, value);
+      for (const [reason, value] of Object.entries(totals.sessionsEnded)) this.inc({ reason }, value);
     },
   });
   new Counter({
@@ -159,11 +172,11 @@ class ProjectLabels {
   }
 }
 
-function countBy(model: SessionModel, projects: ProjectLabels, pages: boolean): Map<string, number> {
+function countBy(queries: Pick<SessionQueries, "tally">, projects: ProjectLabels, pages: boolean): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const session of model.sessions.values()) {
-    const key = `${session.scope}\u0000${projects.label(session.project)}`;
-    counts.set(key, (counts.get(key) ?? 0) + (pages ? session.pages.size : 1));
+  for (const tally of queries.tally()) {
+    const key = `${tally.scope}\u0000${projects.label(tally.project)}`;
+    counts.set(key, (counts.get(key) ?? 0) + (pages ? tally.pages : tally.sessions));
   }
   return counts;
 }

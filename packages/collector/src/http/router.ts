@@ -1,11 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SessionFilter } from "@sessionlens/shared";
 import type { Registry } from "prom-client";
-import { compileQuery } from "../query/filter.js";
-import { toSessionInfo } from "../query/info.js";
-import type { SessionQueries } from "../query/index.js";
-import { CommandError } from "../sessions/model.js";
-import type { SessionRecord } from "../store/types.js";
+import { CommandError, compileQuery, toSessionInfo, type SessionQueries, type SessionRecord } from "../query/index.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
@@ -30,102 +26,148 @@ export interface HttpDependencies {
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** The collector's HTTP API, metrics, health and status page, as one `node:http` request handler. */
+/** What a route handler is given. */
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  path: string;
+  /** The route's `:name` segments, decoded. */
+  params: Record<string, string>;
+  query: URLSearchParams;
+}
+
+/** One entry of the route table. */
+export interface Route {
+  /** Methods answered (`"*"`: any); any other gets 405 with `Allow`. */
+  methods: readonly string[];
+  /** `/segment/:param/...`; a trailing slash on the request is ignored. Under `/api/` it needs the API token. */
+  path: string;
+  handle(context: RouteContext): Promise<void> | void;
+}
+
+/**
+ * The collector's HTTP API, metrics, health and status page, as one `node:http` request handler
+ * built from a route table (`routes()`); every `/api/` path, known or not, is behind the token.
+ */
 export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   const authorized = createBearerCheck(deps.apiToken);
+  const table = routes(deps).map((route) => ({ route, segments: route.path.split("/").slice(1) }));
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
     const url = new URL(req.url ?? "/", "http://collector.invalid");
     const path = url.pathname;
-
-    if (path === "/healthz") {
-      if (!allow(res, method, ["GET", "HEAD"])) return;
-      return sendJson(res, 200, { status: "ok" });
-    }
-    if (path === "/readyz") {
-      if (!allow(res, method, ["GET", "HEAD"])) return;
-      const reason = await deps.notReadyReason();
-      if (reason !== null) return sendError(res, 503, "not_ready", reason);
-      return sendJson(res, 200, { status: "ready" });
-    }
-    if (path === "/metrics") {
-      if (!allow(res, method, ["GET"])) return;
-      const text = await deps.metrics.metrics();
-      res.writeHead(200, { "content-type": deps.metrics.contentType, "cache-control": "no-store" });
-      res.end(text);
-      return;
-    }
-    if (path === "/ws") {
-      // An upgrade request never reaches here (the server's "upgrade" event takes it).
-      return sendError(res, 426, "upgrade_required", "/ws is the agents' WebSocket endpoint: connect with a WebSocket upgrade", {
-        upgrade: "websocket",
-        connection: "Upgrade",
+    const isApi = path === "/api" || path.startsWith("/api/");
+    if (isApi && !authorized(req)) {
+      return sendError(res, 401, "unauthorized", "this API needs `Authorization: Bearer <token>`", {
+        "www-authenticate": 'Bearer realm="sessionlens"',
       });
     }
-    if (path === "/api" || path.startsWith("/api/")) {
-      if (!authorized(req)) {
-        return sendError(res, 401, "unauthorized", "this API needs `Authorization: Bearer <token>`", {
-          "www-authenticate": 'Bearer realm="sessionlens"',
-        });
+    const segments = path.split("/").slice(1).map(safeDecode);
+    if (segments.length > 1 && segments.at(-1) === "") segments.pop();
+    for (const { route, segments: pattern } of table) {
+      const params = matchPath(pattern, segments);
+      if (params === null) continue;
+      if (!route.methods.includes(method) && !route.methods.includes("*")) {
+        return sendError(res, 405, "method_not_allowed", `use ${route.methods.join(" or ")}`, { allow: route.methods.join(", ") });
       }
-      return api(req, res, method, path, url.searchParams);
+      return route.handle({ req, res, method, path, params, query: url.searchParams });
     }
-    if (method === "GET" || method === "HEAD") {
+    if (!isApi && (method === "GET" || method === "HEAD")) {
       if (await deps.statusPage.serve(path, res, method === "HEAD")) return;
     }
     sendError(res, 404, "not_found", `no route for ${method} ${path}`);
   }
 
-  async function api(req: IncomingMessage, res: ServerResponse, method: string, path: string, params: URLSearchParams): Promise<void> {
-    const segments = path.split("/").slice(1).map(safeDecode);
-    // segments: ["api", "v1", ...]
-    if (segments[1] !== "v1" || segments.some((segment) => segment === null)) {
-      return sendError(res, 404, "not_found", `no route for ${method} ${path}`);
-    }
-    const [, , resource, id, sub, pageId, ...rest] = segments as string[];
-    const filter: SessionFilter = {
-      usernameFilter: params.get("usernameFilter") ?? undefined,
-      projectFilter: params.get("projectFilter") ?? undefined,
-    };
+  return (req, res) => {
+    dispatch(req, res).catch((error: unknown) => {
+      deps.log("error", "an HTTP request failed", { err: error, method: req.method, path: req.url?.split("?")[0] });
+      sendError(res, 500, "internal", "the collector could not answer this request");
+    });
+  };
+}
 
-    if (resource === "events" && id === undefined) {
-      if (!allow(res, method, ["GET"])) return;
-      return deps.events.subscribe(req, res, compileQuery(filter));
-    }
-    if (resource !== "sessions" || rest.length > 0) return sendError(res, 404, "not_found", `no route for ${method} ${path}`);
-
-    if (id === undefined || id === "") {
-      if (!allow(res, method, ["GET", "HEAD"])) return;
-      return streamSessions(res, await deps.queries.records(filter), deps.now(), method === "HEAD");
-    }
-    if (sub === undefined) {
-      if (!allow(res, method, ["GET", "HEAD", "DELETE"])) return;
-      if (method === "DELETE") {
-        const message = await readCloseMessage(req, res, params);
+/** The route table. */
+function routes(deps: HttpDependencies): Route[] {
+  const filterOf = (query: URLSearchParams): SessionFilter => ({
+    usernameFilter: query.get("usernameFilter") ?? undefined,
+    projectFilter: query.get("projectFilter") ?? undefined,
+  });
+  return [
+    { methods: ["GET", "HEAD"], path: "/healthz", handle: ({ res }) => sendJson(res, 200, { status: "ok" }) },
+    {
+      methods: ["GET", "HEAD"],
+      path: "/readyz",
+      async handle({ res }) {
+        const reason = await deps.notReadyReason();
+        if (reason !== null) return sendError(res, 503, "not_ready", reason);
+        sendJson(res, 200, { status: "ready" });
+      },
+    },
+    {
+      methods: ["GET"],
+      path: "/metrics",
+      async handle({ res }) {
+        const text = await deps.metrics.metrics();
+        res.writeHead(200, { "content-type": deps.metrics.contentType, "cache-control": "no-store" });
+        res.end(text);
+      },
+    },
+    {
+      // An upgrade request never reaches here (the server's "upgrade" event takes it).
+      methods: ["*"],
+      path: "/ws",
+      handle: ({ res }) =>
+        sendError(res, 426, "upgrade_required", "/ws is the agents' WebSocket endpoint: connect with a WebSocket upgrade", {
+          upgrade: "websocket",
+          connection: "Upgrade",
+        }),
+    },
+    {
+      methods: ["GET"],
+      path: "/api/v1/events",
+      handle: ({ req, res, query }) => deps.events.subscribe(req, res, compileQuery(filterOf(query))),
+    },
+    {
+      methods: ["GET", "HEAD"],
+      path: "/api/v1/sessions",
+      handle: ({ res, method, query }) => streamSessions(res, deps.queries.records(filterOf(query)), deps.now(), method === "HEAD"),
+    },
+    {
+      methods: ["GET", "HEAD", "DELETE"],
+      path: "/api/v1/sessions/:id",
+      async handle({ req, res, method, params, query }) {
+        const { id } = params as { id: string };
+        if (method === "DELETE") {
+          const message = await readCloseMessage(req, res, query);
+          if (message === null) return;
+          if (!(await deps.closeSession(id, message))) return sendError(res, 404, "not_found", `no session ${id}`);
+          res.writeHead(204).end();
+          return;
+        }
+        const details = await deps.queries.getSession(id);
+        if (details === undefined) return sendError(res, 404, "not_found", `no session ${id}`);
+        sendJson(res, 200, details);
+      },
+    },
+    {
+      methods: ["DELETE"],
+      path: "/api/v1/sessions/:id/pages/:pageId",
+      async handle({ req, res, params, query }) {
+        const { id, pageId } = params as { id: string; pageId: string };
+        const message = await readCloseMessage(req, res, query);
         if (message === null) return;
-        if (!(await deps.closeSession(id, message))) return sendError(res, 404, "not_found", `no session ${id}`);
+        if (!(await deps.closePage(id, pageId, message))) return sendError(res, 404, "not_found", `no page ${pageId} in session ${id}`);
         res.writeHead(204).end();
-        return;
-      }
-      const details = await deps.queries.getSession(id);
-      if (details === undefined) return sendError(res, 404, "not_found", `no session ${id}`);
-      return sendJson(res, 200, details);
-    }
-    if (sub === "pages" && pageId !== undefined && pageId !== "") {
-      if (!allow(res, method, ["DELETE"])) return;
-      const message = await readCloseMessage(req, res, params);
-      if (message === null) return;
-      if (!(await deps.closePage(id, pageId, message))) return sendError(res, 404, "not_found", `no page ${pageId} in session ${id}`);
-      res.writeHead(204).end();
-      return;
-    }
-    if (sub === "messages" && pageId === undefined) {
-      if (!allow(res, method, ["POST"])) return;
-      return postMessage(req, res, id);
-    }
-    sendError(res, 404, "not_found", `no route for ${method} ${path}`);
-  }
+      },
+    },
+    {
+      methods: ["POST"],
+      path: "/api/v1/sessions/:id/messages",
+      handle: ({ req, res, params }) => postMessage(req, res, params["id"]!),
+    },
+  ];
 
   async function postMessage(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const body = await readJson(req, res);
@@ -185,13 +227,24 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
       return undefined;
     }
   }
+}
 
-  return (req, res) => {
-    route(req, res).catch((error: unknown) => {
-      deps.log("error", "an HTTP request failed", { err: error, method: req.method, path: req.url?.split("?")[0] });
-      sendError(res, 500, "internal", "the collector could not answer this request");
-    });
-  };
+/** The params of a path matching `pattern` (segments; `:name` takes one non-empty segment), or null. */
+function matchPath(pattern: readonly string[], segments: readonly (string | null)[]): Record<string, string> | null {
+  if (pattern.length !== segments.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const expected = pattern[i]!;
+    const actual = segments[i];
+    if (actual === null || actual === undefined) return null;
+    if (expected.startsWith(":")) {
+      if (actual === "") return null;
+      params[expected.slice(1)] = actual;
+    } else if (expected !== actual) {
+      return null;
+    }
+  }
+  return params;
 }
 
 /** A bare JSON array, written in chunks with backpressure. */
@@ -214,12 +267,6 @@ async function streamSessions(res: ServerResponse, records: SessionRecord[], now
     }
   }
   res.end(`${chunk}]`);
-}
-
-function allow(res: ServerResponse, method: string, allowed: string[]): boolean {
-  if (allowed.includes(method)) return true;
-  sendError(res, 405, "method_not_allowed", `use ${allowed.join(" or ")}`, { allow: allowed.join(", ") });
-  return false;
 }
 
 function safeDecode(segment: string): string | null {

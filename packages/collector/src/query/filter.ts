@@ -1,18 +1,24 @@
 import { compileWildcard, type SessionFilter } from "@sessionlens/shared";
-import type { FieldMatcher, StoreQuery } from "../store/types.js";
+import type { FieldMatcher, SessionQuery } from "../sessions/session-index.js";
 
 const MATCH_ANY: FieldMatcher = { any: true, exact: null, test: () => true };
 
-/** Compiles one filter with the shared wildcard rules; an exact filter also names its index key. */
-export function compileFilter(filter: string | undefined | null): FieldMatcher {
+/**
+ * Compiles one filter into an index matcher, with the shared wildcard rules (`compileWildcard`);
+ * an exact filter also names its index key.
+ */
+export function compileFieldMatcher(filter: string | undefined | null): FieldMatcher {
   const test = compileWildcard(filter);
   if (test === null || filter == null) return MATCH_ANY;
   return { any: false, exact: filter.includes("*") ? null : filter, test };
 }
 
-export function compileQuery(filter: SessionFilter): StoreQuery {
-  return { username: compileFilter(filter.usernameFilter), project: compileFilter(filter.projectFilter) };
+export function compileQuery(filter: SessionFilter): SessionQuery {
+  return { username: compileFieldMatcher(filter.usernameFilter), project: compileFieldMatcher(filter.projectFilter) };
 }
+
+/** The query that matches every session. */
+export const MATCH_ALL: SessionQuery = { username: MATCH_ANY, project: MATCH_ANY };
 
 /**
  * Accepts both call forms of `getSessionInfo`: `(usernameFilter?, projectFilter?)` and

@@ -1,40 +1,122 @@
 import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
 import type { Clock } from "../options.js";
+import { Changed, type ChangeSet, type FeedConsumer, type SessionFeed } from "../sessions/feed.js";
+import type { SessionEndReason, SessionRecord } from "../sessions/records.js";
+import { matchesQuery, type SessionIndex, type SessionQuery } from "../sessions/session-index.js";
 import type { UserAgentCache } from "../sessions/useragent.js";
-import type { SessionRecord, SessionStore, StoreQuery } from "../store/types.js";
 import { compileQuery } from "./filter.js";
 import { toSessionDetails, toSessionInfo, type SessionDetails } from "./info.js";
 
-/** The read side: sessions from the store, as the thirteen keys or with details. */
-export class SessionQueries {
+/**
+ * Called for each change a watch sees: `removed` is the end reason when the session ended, else
+ * null. `session` is live: read it now.
+ */
+export type WatchListener = (session: SessionRecord, removed: SessionEndReason | null) => void;
+
+/** Sessions and pages of one scope and project (for metrics). */
+export interface SessionTally {
+  scope: string;
+  project: string;
+  sessions: number;
+  pages: number;
+}
+
+interface Watch {
+  query: SessionQuery;
+  onChange: WatchListener;
+}
+
+/**
+ * The read side: every read of session state (the HTTP list and details, the event stream's
+ * snapshot and updates, the metrics' counts, `getSessionInfo`) goes through here. It reads this
+ * node's session index and watches the model's change feed.
+ */
+export class SessionQueries implements FeedConsumer {
+  readonly #watches: Watch[] = [];
+
   constructor(
-    private readonly store: SessionStore,
+    private readonly index: SessionIndex,
+    feed: SessionFeed,
     private readonly clock: Clock,
     private readonly userAgents: UserAgentCache,
-  ) {}
-
-  /** Matching records (live objects of the memory store: read them at once). */
-  records(filter: SessionFilter): Promise<SessionRecord[]> {
-    return this.store.query(compileQuery(filter));
+  ) {
+    feed.subscribe(this);
   }
 
-  recordsFor(query: StoreQuery): Promise<SessionRecord[]> {
-    return this.store.query(query);
+  /** Matching sessions (live objects: read them at once). */
+  records(filter: SessionFilter): SessionRecord[] {
+    return this.index.query(compileQuery(filter));
+  }
+
+  recordsFor(query: SessionQuery): SessionRecord[] {
+    return this.index.query(query);
   }
 
   async getSessionInfo(filter: SessionFilter): Promise<SessionInfo[]> {
-    const records = await this.records(filter);
+    const records = this.records(filter);
     const now = this.clock.now();
     return records.map((record) => toSessionInfo(record, now));
   }
 
   async getSession(id: string): Promise<SessionDetails | undefined> {
-    const record = await this.store.get(id);
+    const record = this.index.get(id);
     if (record === undefined) return undefined;
     return toSessionDetails(record, this.clock.now(), this.userAgents.parse(record.userAgent));
   }
+
+  /** Whether `session` matches `query`. */
+  matches(query: SessionQuery, session: SessionRecord): boolean {
+    return matchesQuery(query, session);
+  }
+
+  /** Sessions and pages by scope and project. */
+  tally(): SessionTally[] {
+    const counts = new Map<string, SessionTally>();
+    for (const session of this.index.values()) {
+      const key = `${session.scope}\u0000${session.project}`;
+      let tally = counts.get(key);
+      if (tally === undefined) counts.set(key, (tally = { scope: session.scope, project: session.project, sessions: 0, pages: 0 }));
+      tally.sessions++;
+      tally.pages += session.pages.size;
+    }
+    return Array.from(counts.values());
+  }
+
+  /**
+   * Calls `onChange` for every change of a session that matches `query`, every change of identity
+   * (a session may have left the query's view: compare with what you were shown), and every
+   * removal. Coalescing is the watcher's business. Returns a function that stops the watch.
+   */
+  watch(query: SessionQuery, onChange: WatchListener): () => void {
+    const watch: Watch = { query, onChange };
+    this.#watches.push(watch);
+    return () => {
+      const index = this.#watches.indexOf(watch);
+      if (index !== -1) this.#watches.splice(index, 1);
+    };
+  }
+
+  /** @internal Feed consumer: free when nobody watches (the heartbeat path). */
+  upsert(session: SessionRecord, changed: ChangeSet): void {
+    const watches = this.#watches;
+    if (watches.length === 0) return;
+    for (let i = 0; i < watches.length; i++) {
+      const watch = watches[i]!;
+      if ((changed & Changed.identity) !== 0 || matchesQuery(watch.query, session)) watch.onChange(session, null);
+    }
+  }
+
+  /** @internal Feed consumer. */
+  remove(session: SessionRecord, reason: SessionEndReason): void {
+    const watches = this.#watches;
+    for (let i = 0; i < watches.length; i++) watches[i]!.onChange(session, reason);
+  }
 }
 
-export { compileFilter, compileQuery, normaliseFilter } from "./filter.js";
+export { SessionTotals } from "./stats.js";
+export { compileFieldMatcher, compileQuery, MATCH_ALL, normaliseFilter } from "./filter.js";
 export { toSessionInfo, toSessionDetails } from "./info.js";
 export type { SessionDetails, PageDetails } from "./info.js";
+export type { SessionQuery, FieldMatcher } from "../sessions/session-index.js";
+export type { SessionEndReason, SessionRecord } from "../sessions/records.js";
+export { CommandError } from "../sessions/model.js";

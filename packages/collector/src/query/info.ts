@@ -1,5 +1,5 @@
 import type { SessionInfo } from "@sessionlens/shared";
-import type { SessionRecord } from "../store/types.js";
+import type { SessionRecord } from "../sessions/records.js";
 import type { DeviceInfo } from "../sessions/useragent.js";
 
 /** The thirteen keys of SPEC.md, in order, as of `now`. */

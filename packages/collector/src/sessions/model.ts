@@ -1,30 +1,30 @@
-import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION, UNAUTHENTICATED, detectScope, exceedsDepth } from "@sessionlens/shared";
-import type { AgentMessageType, ErrorCode, HelloMessage, SessionInfo } from "@sessionlens/shared";
-import { encodeMessage } from "@sessionlens/shared/codec";
+import { LIMITS, UNAUTHENTICATED, detectScope, exceedsDepth } from "@sessionlens/shared";
+import type { ErrorCode, HelloMessage } from "@sessionlens/shared";
 import { nanoid } from "nanoid";
 import type { Clock } from "../options.js";
-import type { SessionEndReason, SessionRecord, SessionStore } from "../store/types.js";
+import type { SessionPersistence } from "../store/port.js";
 import type { ResumeCredentials } from "./credentials.js";
-import type { LifecycleEmitter, PageEndReason } from "./events.js";
+import { Changed, SessionFeed, type ChangeSet } from "./feed.js";
 import type { IdentityResult, IdentityVerifier } from "./identity.js";
-import { Page, Session, type PageSocket } from "./session.js";
+import { PersistenceConsumer } from "./persist.js";
+import type { PageEndReason, SessionEndReason } from "./records.js";
+import { Page, Session, type MessageFramer, type PageSocket, type PreparedMessage } from "./session.js";
+import { SessionIndex } from "./session-index.js";
 import { detach, Interner } from "./strings.js";
 import type { UserAgentCache } from "./useragent.js";
 import { DeadlineWheel } from "./wheel.js";
 
 export interface SessionModelOptions {
-  store: SessionStore;
+  /** The persistence port: restored from at start, written through the change feed. */
+  store: SessionPersistence;
   credentials: ResumeCredentials;
   identity: IdentityVerifier;
   userAgents: UserAgentCache;
-  emitter: LifecycleEmitter;
+  /** Prepares app messages for page sockets (the transport's framing). */
+  framer: MessageFramer;
   clock: Clock;
-  /** Turns a record into the thirteen keys (the query layer's view, used for events). */
-  toInfo: (session: SessionRecord, now: number) => SessionInfo;
   pageGraceMs: number;
   sessionTimeoutMs: number;
-  heartbeatMs: number;
-  idleTimeoutMs: number;
   resumeMaxAgeMs: number;
   maxPayloadDepth: number;
   maxMessageBytes: number;
@@ -33,24 +33,13 @@ export interface SessionModelOptions {
   log: (level: "warn" | "error" | "info", message: string, details?: Record<string, unknown>) => void;
 }
 
-/** Told about changes, for the event stream. Called synchronously; must be cheap. */
-export interface SessionObserver {
-  changed(session: Session): void;
-  removed(session: Session, reason: SessionEndReason): void;
-}
+/**
+ * Why a hello was refused: a protocol error code, `page_closed` (the page was closed by command
+ * and may not come back) or `socket_closed` (the socket went away while the hello was verified).
+ */
+export type HelloRefusal = ErrorCode | "page_closed" | "socket_closed";
 
-export type HelloOutcome =
-  | { ok: true; page: Page }
-  | { ok: false; code: ErrorCode | null; message: string; closeCode: number };
-
-export interface ModelStats {
-  frames: Record<AgentMessageType, number>;
-  /** Sum of every increase of `totalBytesSent`. */
-  bytesReported: number;
-  sessionsStarted: number;
-  sessionsResumed: number;
-  sessionsEnded: Record<SessionEndReason, number>;
-}
+export type HelloOutcome = { ok: true; page: Page } | { ok: false; refusal: HelloRefusal; message: string };
 
 /** Thrown by commands on bad input; `code` is stable. */
 export class CommandError extends Error {
@@ -66,40 +55,31 @@ export class CommandError extends Error {
 /**
  * The session model: the only place that decides session state. Sockets come in through
  * `hello` / `counters` / `token` / `bye` / `disconnected`; commands through `closeSession` /
- * `closePage` / `sendMessage`; time through `tick`. It writes to the store on structural changes
- * only; heartbeats update the live objects in place.
+ * `closePage` / `sendMessage`; time through `tick`. It keeps this node's live sessions in its
+ * `index` and publishes every change once on its `feed`, which the persistence port, the
+ * lifecycle hooks, the event stream and the metrics consume.
  */
 export class SessionModel {
-  readonly sessions = new Map<string, Session>();
-  readonly stats: ModelStats = {
-    frames: { hello: 0, report: 0, heartbeat: 0, token: 0, bye: 0 },
-    bytesReported: 0,
-    sessionsStarted: 0,
-    sessionsResumed: 0,
-    sessionsEnded: { timeout: 0, closed: 0, ended: 0 },
-  };
+  readonly index = new SessionIndex<Session>();
+  readonly feed: SessionFeed;
   readonly #o: SessionModelOptions;
   readonly #graceWheel: DeadlineWheel<Page>;
   readonly #timeoutWheel: DeadlineWheel<Session>;
   readonly #expiryWheel: DeadlineWheel<Session>;
-  readonly #observers: SessionObserver[] = [];
   readonly #projects = new Interner(10_000);
   readonly #paths = new Interner(50_000);
   #stopped = false;
+  /** Whether the last `#applyCounters` applied a newer frame (a field: the hot path allocates nothing). */
+  #fresh = false;
 
   constructor(options: SessionModelOptions) {
     this.#o = options;
     this.#graceWheel = new DeadlineWheel(options.resolutionMs);
     this.#timeoutWheel = new DeadlineWheel(options.resolutionMs);
     this.#expiryWheel = new DeadlineWheel(options.resolutionMs);
-  }
-
-  observe(observer: SessionObserver): () => void {
-    this.#observers.push(observer);
-    return () => {
-      const index = this.#observers.indexOf(observer);
-      if (index !== -1) this.#observers.splice(index, 1);
-    };
+    this.feed = new SessionFeed((message, error) => options.log("error", message, { err: error }));
+    // First consumer: the port has the change before anyone else reacts to it.
+    this.feed.subscribe(new PersistenceConsumer(options.store, options.log));
   }
 
   /** Loads what the store kept: sessions come back with their pages in their grace period. */
@@ -107,7 +87,7 @@ export class SessionModel {
     const { sessions } = await this.#o.store.open();
     const now = this.#o.clock.now();
     for (const record of sessions) {
-      if (this.sessions.has(record.id)) continue;
+      if (this.index.has(record.id)) continue;
       const session = new Session(
         record.id,
         record.project,
@@ -134,8 +114,8 @@ export class SessionModel {
       }
       session.totalBytesSent = Math.max(record.totalBytesSent, session.closedPagesBytes + pagesBytes);
       if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
-      this.sessions.set(session.id, session);
-      this.#persist(session);
+      this.index.add(session);
+      this.feed.upsert(session, Changed.created | Changed.restored, 0, null);
     }
   }
 
@@ -155,13 +135,12 @@ export class SessionModel {
    * starts a new one; continues a known page; sends the welcome and any identity error.
    */
   async hello(socket: PageSocket, hello: HelloMessage, clientAddress: string): Promise<HelloOutcome> {
-    this.stats.frames.hello++;
     const [identity, resumed] = await Promise.all([
       hello.token === null ? null : this.#o.identity.verify(hello.token),
       this.#findResumable(hello),
     ]);
-    if (this.#stopped) return { ok: false, code: "shutting_down", message: "the collector is shutting down", closeCode: CLOSE_CODES.goingAway };
-    if (!socket.open) return { ok: false, code: null, message: "the socket closed during hello", closeCode: CLOSE_CODES.normal };
+    if (this.#stopped) return { ok: false, refusal: "shutting_down", message: "the collector is shutting down" };
+    if (!socket.open) return { ok: false, refusal: "socket_closed", message: "the socket closed during hello" };
 
     const now = this.#o.clock.now();
     const userAgent = this.#o.userAgents.intern(hello.userAgent);
@@ -172,7 +151,7 @@ export class SessionModel {
     let isNew = false;
     if (resumed !== null) {
       // Checked again after the awaits: another tab may have resumed or recreated it meanwhile.
-      session = this.sessions.get(resumed.sessionId);
+      session = this.index.get(resumed.sessionId);
       if (session === undefined && resumed.recreate) {
         session = new Session(detach(resumed.sessionId), project, resumed.createdAt, userAgent, clientAddress, scope, UNAUTHENTICATED, now);
         isNew = true;
@@ -183,20 +162,15 @@ export class SessionModel {
       isNew = true;
     }
 
-    if (session.isPageClosed(hello.pageId)) {
-      socket.send(encodeMessage({ type: "closePage", message: "this page was closed" }));
-      return { ok: false, code: null, message: "this page was closed", closeCode: CLOSE_CODES.closedPage };
-    }
+    if (session.isPageClosed(hello.pageId)) return { ok: false, refusal: "page_closed", message: "this page was closed" };
     let page = session.pages.get(hello.pageId);
     if (page === undefined && session.pages.size >= LIMITS.pagesPerSession) {
-      return { ok: false, code: "too_many_pages", message: `a session may have at most ${LIMITS.pagesPerSession} open pages`, closeCode: CLOSE_CODES.rejected };
+      return { ok: false, refusal: "too_many_pages", message: `a session may have at most ${LIMITS.pagesPerSession} open pages` };
     }
 
     if (isNew) {
-      this.sessions.set(session.id, session);
-      this.stats.sessionsStarted++;
+      this.index.add(session);
     } else {
-      this.stats.sessionsResumed++;
       this.#timeoutWheel.cancel(session);
     }
     session.userAgent = userAgent;
@@ -221,87 +195,67 @@ export class SessionModel {
     page.connectedAt = now;
     page.disconnectedAt = null;
     this.#graceWheel.cancel(page);
-    this.#applyCounters(page, hello.epoch, hello.seq, hello.bytes, now);
+    const raised = this.#applyCounters(page, hello.epoch, hello.seq, hello.bytes, now);
     page.path = path;
 
-    socket.send(
-      encodeMessage({
-        type: "welcome",
-        v: PROTOCOL_VERSION,
-        sessionId: session.id,
-        resume: this.#o.credentials.issue(session.project, { sessionId: session.id, createdAt: session.createdAt, issuedAt: now }),
-        heartbeatMs: this.#o.heartbeatMs,
-        idleTimeoutMs: this.#o.idleTimeoutMs,
-        authorized: identity === null ? session.authorized : identity.ok,
-      }),
+    socket.welcome({
+      sessionId: session.id,
+      resume: this.#o.credentials.issue(session.project, { sessionId: session.id, createdAt: session.createdAt, issuedAt: now }),
+      authorized: identity === null ? session.authorized : identity.ok,
+    });
+    this.feed.upsert(
+      session,
+      (isNew ? Changed.created : 0) | (pageIsNew ? Changed.pageOpened : 0) | Changed.pageConnected | Changed.counters,
+      raised,
+      page.id,
     );
-    if (isNew) this.#emit("sessionStart", session, now);
-    if (pageIsNew) this.#emitPage("pageStart", session, page.id, now);
-    if (identity !== null) this.#applyIdentity(session, identity, socket, now);
-    this.#persist(session);
-    this.#changed(session);
+    if (identity !== null) this.#applyIdentity(session, identity, socket);
     return { ok: true, page };
   }
 
   /**
-   * Applies a heartbeat received at `now`: the hot path (most frames are heartbeats), so no
-   * allocation, no I/O, no logging, no timers.
+   * Applies a heartbeat (`path` null) or a report received at `now`: the one entry point for
+   * counters, and the hot path (most frames are heartbeats), so no allocation, no I/O, no logging,
+   * no timers; nothing is published when only `lastCommAt` moved.
    */
-  heartbeat(page: Page, epoch: number, seq: number, bytes: number, now: number): void {
-    this.counters(page, "heartbeat", epoch, seq, bytes, null, now);
-  }
-
-  /** Applies a heartbeat or report received at `now`. */
-  counters(
-    page: Page,
-    type: "heartbeat" | "report",
-    epoch: number,
-    seq: number,
-    bytes: number,
-    path: string | null,
-    now: number,
-  ): void {
-    this.stats.frames[type]++;
+  counters(page: Page, epoch: number, seq: number, bytes: number, path: string | null, now: number): void {
     const session = page.session;
     if (session.ended || session.pages.get(page.id) !== page) return;
     const recentBefore = session.recentBytesSent;
-    const fresh = this.#applyCounters(page, epoch, seq, bytes, now);
-    // recentBytesSent changed (rose, or dropped back to 0): subscribers must see it.
-    let changed = session.recentBytesSent > 0 || recentBefore > 0;
-    if (path !== null && fresh && path !== page.path) {
+    const raised = this.#applyCounters(page, epoch, seq, bytes, now);
+    // recentBytesSent changed (rose, or dropped back to 0): consumers must see it.
+    let changed: ChangeSet = session.recentBytesSent > 0 || recentBefore > 0 ? Changed.counters : 0;
+    if (path !== null && this.#fresh && path !== page.path) {
+      // Rare next to heartbeats, and not a counter: a structural change.
       page.path = this.#paths.intern(path);
-      // Rare next to heartbeats, and not a counter: a structural change (full snapshot).
-      this.#persist(session);
-      changed = true;
+      changed |= Changed.path;
     }
-    if (changed && this.#observers.length > 0) this.#changed(session);
+    if (changed !== 0) this.feed.upsert(session, changed, raised, null);
   }
 
   /** Login (a JWT) or logout (null). */
   async token(page: Page, token: string | null): Promise<void> {
-    this.stats.frames.token++;
     const session = page.session;
     if (session.ended) return;
     const generation = ++session.tokenGeneration;
     session.lastCommAt = this.#o.clock.now();
     if (token === null) {
-      this.#setIdentity(session, UNAUTHENTICATED, false, null, this.#o.clock.now());
+      this.#setIdentity(session, UNAUTHENTICATED, false, null);
       return;
     }
     const result = await this.#o.identity.verify(token);
     if (session.ended || generation !== session.tokenGeneration || this.#stopped) return;
-    this.#applyIdentity(session, result, page.socket, this.#o.clock.now());
+    this.#applyIdentity(session, result, page.socket);
   }
 
   /** The page is closing cleanly: it leaves at once. */
   bye(page: Page, epoch: number, seq: number, bytes: number): void {
-    this.stats.frames.bye++;
     const session = page.session;
     if (session.ended || session.pages.get(page.id) !== page) return;
     const now = this.#o.clock.now();
-    this.#applyCounters(page, epoch, seq, bytes, now);
+    const raised = this.#applyCounters(page, epoch, seq, bytes, now);
     page.socket = null;
-    this.#removePage(session, page, "bye", now);
+    this.#removePage(session, page, "bye", now, raised);
   }
 
   /**
@@ -320,7 +274,7 @@ export class SessionModel {
     }
     page.disconnectedAt = now;
     this.#graceWheel.schedule(page, now + this.#o.pageGraceMs);
-    this.#changed(session);
+    this.feed.upsert(session, Changed.pageDisconnected, 0, page.id);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -328,15 +282,13 @@ export class SessionModel {
 
   /** Closes a session: its pages are told (closeSession, close code 4000) and it ends as "closed". */
   closeSession(id: string, message = ""): boolean {
-    const session = this.sessions.get(id);
+    const session = this.index.get(id);
     if (session === undefined || session.ended) return false;
-    const frame = encodeMessage({ type: "closeSession", message: clip(message) });
     for (const page of session.pages.values()) {
       const socket = page.socket;
       if (socket === null) continue;
       page.socket = null;
-      if (socket.open) socket.send(frame);
-      socket.close(CLOSE_CODES.closedSession, "session closed");
+      socket.closeSession(message);
     }
     this.#endSession(session, "closed", this.#o.clock.now());
     return true;
@@ -344,15 +296,12 @@ export class SessionModel {
 
   /** Closes one page: it is told (closePage, close code 4001), leaves at once and may not come back. */
   closePage(id: string, pageId: string, message = ""): boolean {
-    const session = this.sessions.get(id);
+    const session = this.index.get(id);
     const page = session?.pages.get(pageId);
     if (session === undefined || page === undefined || session.ended) return false;
     const socket = page.socket;
     page.socket = null;
-    if (socket !== null) {
-      if (socket.open) socket.send(encodeMessage({ type: "closePage", message: clip(message) }));
-      socket.close(CLOSE_CODES.closedPage, "page closed");
-    }
+    socket?.closePage(message);
     session.markPageClosed(pageId);
     this.#removePage(session, page, "closed", this.#o.clock.now());
     return true;
@@ -364,7 +313,7 @@ export class SessionModel {
    * payload that is too deep or too large.
    */
   sendMessage(id: string, messageType: string, payload: unknown, pageId?: string): number | null {
-    const session = this.sessions.get(id);
+    const session = this.index.get(id);
     if (session === undefined || session.ended) return null;
     if (pageId !== undefined && !session.pages.has(pageId)) return null;
     if (typeof messageType !== "string" || messageType.length === 0 || messageType.length > LIMITS.appMessageTypeChars) {
@@ -373,20 +322,20 @@ export class SessionModel {
     if (exceedsDepth(payload, this.#o.maxPayloadDepth)) {
       throw new CommandError("too_deep", `the payload nests deeper than ${this.#o.maxPayloadDepth} levels`);
     }
-    let frame: Uint8Array;
+    let message: PreparedMessage;
     try {
-      frame = encodeMessage({ type: "message", messageType, payload: payload === undefined ? null : payload });
+      message = this.#o.framer.prepare(messageType, payload === undefined ? null : payload);
     } catch (error) {
       throw new CommandError("bad_field", `the payload cannot be encoded: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (frame.length > this.#o.maxMessageBytes) {
-      throw new CommandError("too_large", `the message is ${frame.length} bytes encoded; the cap is ${this.#o.maxMessageBytes}`);
+    if (message.byteLength > this.#o.maxMessageBytes) {
+      throw new CommandError("too_large", `the message is ${message.byteLength} bytes encoded; the cap is ${this.#o.maxMessageBytes}`);
     }
     let delivered = 0;
     for (const page of session.pages.values()) {
       if (pageId !== undefined && page.id !== pageId) continue;
       if (page.socket?.open) {
-        page.socket.send(frame);
+        page.socket.deliver(message);
         delivered++;
       }
     }
@@ -418,10 +367,8 @@ export class SessionModel {
         continue;
       }
       session.authorized = false;
-      const frame = encodeMessage({ type: "error", code: "token_expired", message: "the identity token has expired" });
-      for (const page of session.pages.values()) if (page.socket?.open) page.socket.send(frame);
-      this.#persist(session);
-      this.#changed(session);
+      for (const page of session.pages.values()) if (page.socket?.open) page.socket.error("token_expired", "the identity token has expired");
+      this.feed.upsert(session, Changed.identity, 0, null);
     }
   }
 
@@ -436,13 +383,13 @@ export class SessionModel {
     if (claim.issuedAt > now + 60_000 || now - claim.issuedAt > this.#o.resumeMaxAgeMs || claim.createdAt > claim.issuedAt) {
       return null;
     }
-    const live = this.sessions.get(claim.sessionId);
+    const live = this.index.get(claim.sessionId);
     if (live !== undefined) return live.ended || live.project !== hello.project ? null : { ...claim, recreate: false };
     // Not here: ended (tombstoned) sessions stay ended; otherwise the state was lost, so recreate it,
     // unless the credential predates the floor of evicted tombstones: it may name a session that
     // ended and whose tombstone is gone, which must never come back.
     const store = this.#o.store;
-    const [tombstone, floor] = await Promise.all([store.getTombstone(claim.sessionId), store.tombstoneFloor?.() ?? 0]).catch(
+    const [tombstone, floor] = await Promise.all([store.getTombstone(claim.sessionId), store.tombstoneFloor()]).catch(
       (error: unknown) => {
         this.#o.log("warn", "the store could not be asked for a tombstone; starting a new session", { err: error });
         return ["unknown" as const, 0] as const;
@@ -451,8 +398,11 @@ export class SessionModel {
     return tombstone === undefined && claim.issuedAt > floor ? { ...claim, recreate: true } : null;
   }
 
-  /** Merges cumulative counters with max; returns whether the frame is newer than any applied. */
-  #applyCounters(page: Page, epoch: number, seq: number, bytes: number, now: number): boolean {
+  /**
+   * Merges cumulative counters with max. Returns how much the bytes rose; `#fresh` tells whether
+   * the frame is newer than any applied (not repeated, late or of an older epoch).
+   */
+  #applyCounters(page: Page, epoch: number, seq: number, bytes: number, now: number): number {
     const session = page.session;
     session.lastCommAt = now;
     let raised = 0;
@@ -477,48 +427,50 @@ export class SessionModel {
     }
     // An older epoch is stale: it changes nothing.
     session.recentBytesSent = raised;
-    if (raised > 0) {
-      session.totalBytesSent += raised;
-      this.stats.bytesReported += raised;
-      // Bytes are what a crash must not lose: the next counters write needs this session (a
-      // flag and a Set add, no I/O).
-      this.#o.store.countersChanged?.(session);
-    }
-    return fresh;
+    if (raised > 0) session.totalBytesSent += raised;
+    this.#fresh = fresh;
+    return raised;
   }
 
-  #applyIdentity(session: Session, result: IdentityResult, socket: PageSocket | null, now: number): void {
+  #applyIdentity(session: Session, result: IdentityResult, socket: PageSocket | null): void {
     if (result.ok) {
-      this.#setIdentity(session, result.username, true, result.expiresAt, now);
+      this.#setIdentity(session, result.username, true, result.expiresAt);
       return;
     }
-    if (socket?.open) socket.send(encodeMessage({ type: "error", code: result.code, message: result.message }));
+    if (socket?.open) socket.error(result.code, result.message);
     if (result.code === "token_expired" && result.expiredSub !== null && result.expiredSub === session.username) {
       // This session already verified this `sub` (a username only ever comes from a verified
       // token): it keeps showing, not authorized, until a fresh token comes. A token that arrives
       // expired for anyone else is refused like an invalid one.
-      this.#setIdentity(session, session.username, false, null, now);
+      this.#setIdentity(session, session.username, false, null);
     } else {
-      this.#setIdentity(session, UNAUTHENTICATED, false, null, now);
+      this.#setIdentity(session, UNAUTHENTICATED, false, null);
     }
   }
 
-  #setIdentity(session: Session, username: string, authorized: boolean, expiresAt: number | null, now: number): void {
+  #setIdentity(session: Session, username: string, authorized: boolean, expiresAt: number | null): void {
     const before = session.username;
     const wasAuthorized = session.authorized;
+    const expiryBefore = session.tokenExpiresAt;
     session.tokenExpiresAt = expiresAt;
     if (authorized && expiresAt !== null) this.#expiryWheel.schedule(session, expiresAt);
     else this.#expiryWheel.cancel(session);
-    if (before === username && wasAuthorized === authorized) return;
+    if (before === username && wasAuthorized === authorized) {
+      // A fresh token for the same identity: only its expiry moved (stores keep it).
+      if (expiresAt !== expiryBefore) this.feed.upsert(session, Changed.identity, 0, null);
+      return;
+    }
     session.username = username === UNAUTHENTICATED ? UNAUTHENTICATED : detach(username);
     session.authorized = authorized;
-    this.#persist(session);
-    this.#changed(session);
-    if (authorized && (before !== username || !wasAuthorized)) this.#emit("login", session, now);
-    else if (username === UNAUTHENTICATED && before !== UNAUTHENTICATED) this.#emit("logout", session, now);
+    this.index.usernameChanged(session, before);
+    let changed: ChangeSet = Changed.identity;
+    if (authorized) changed |= Changed.login;
+    else if (username === UNAUTHENTICATED && before !== UNAUTHENTICATED) changed |= Changed.logout;
+    this.feed.upsert(session, changed, 0, null);
   }
 
-  #removePage(session: Session, page: Page, reason: PageEndReason, now: number): void {
+  /** Removes a page that left; `bytesRaised`: what its last frame (a bye) added. */
+  #removePage(session: Session, page: Page, reason: Exclude<PageEndReason, "session-ended">, now: number, bytesRaised = 0): void {
     session.pages.delete(page.id);
     this.#graceWheel.cancel(page);
     page.disconnectedAt ??= now;
@@ -526,54 +478,26 @@ export class SessionModel {
     if (reason !== "closed") session.rememberLeftPage(page);
     session.endReasonIfIdle = reason === "closed" ? "closed" : reason === "bye" ? "ended" : "timeout";
     if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
-    this.#emitPage("pageEnd", session, page.id, now, reason);
-    this.#persist(session);
-    this.#changed(session);
+    this.feed.upsert(session, PAGE_LEFT_BY_REASON[reason] | (bytesRaised > 0 ? Changed.counters : 0), bytesRaised, page.id);
   }
 
   #endSession(session: Session, reason: SessionEndReason, now: number): void {
     session.ended = true;
-    this.sessions.delete(session.id);
+    this.index.delete(session);
     this.#timeoutWheel.cancel(session);
     this.#expiryWheel.cancel(session);
-    const info = this.#o.emitter.wants("sessionEnd") || this.#o.emitter.wants("pageEnd") ? this.#o.toInfo(session, now) : null;
+    // Published with its pages still attached, so consumers can tell which pages ended with it.
+    this.feed.remove(session, reason, now);
     for (const page of session.pages.values()) {
       this.#graceWheel.cancel(page);
       session.closedPagesBytes += page.bytes;
-      if (info !== null) this.#o.emitter.emit("pageEnd", info, page.id, "session-ended");
     }
     session.pages.clear();
-    this.stats.sessionsEnded[reason]++;
-    this.#o.store.end(session.id, { endedAt: now, reason }).catch((error: unknown) => {
-      this.#o.log("error", "the store could not record an ended session", { sessionId: session.id, err: error });
-    });
-    if (info !== null) this.#o.emitter.emit("sessionEnd", info, reason);
-    for (const observer of this.#observers) observer.removed(session, reason);
-  }
-
-  #persist(session: Session): void {
-    if (session.ended) return;
-    this.#o.store.put(session).catch((error: unknown) => {
-      this.#o.log("error", "the store could not save a session", { sessionId: session.id, err: error });
-    });
-  }
-
-  #changed(session: Session): void {
-    for (const observer of this.#observers) observer.changed(session);
-  }
-
-  #emit(name: "sessionStart" | "login" | "logout", session: Session, now: number): void {
-    if (this.#o.emitter.wants(name)) this.#o.emitter.emit(name, this.#o.toInfo(session, now));
-  }
-
-  #emitPage(name: "pageStart" | "pageEnd", session: Session, pageId: string, now: number, reason?: PageEndReason): void {
-    if (!this.#o.emitter.wants(name)) return;
-    const info = this.#o.toInfo(session, now);
-    if (name === "pageStart") this.#o.emitter.emit("pageStart", info, pageId);
-    else this.#o.emitter.emit("pageEnd", info, pageId, reason ?? "bye");
   }
 }
 
-function clip(message: string): string {
-  return typeof message === "string" ? message.slice(0, LIMITS.messageChars) : "";
-}
+const PAGE_LEFT_BY_REASON: Record<Exclude<PageEndReason, "session-ended">, ChangeSet> = {
+  bye: Changed.pageLeftBye,
+  grace: Changed.pageLeftGrace,
+  closed: Changed.pageLeftClosed,
+};

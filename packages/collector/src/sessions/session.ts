@@ -1,16 +1,36 @@
-import type { SessionScope } from "@sessionlens/shared";
-import type { PageCollection, PageRecord, SessionEndReason, SessionRecord } from "../store/types.js";
+import type { ErrorCode, SessionScope } from "@sessionlens/shared";
+import type { PageCollection, PageRecord, SessionEndReason, SessionRecord } from "./records.js";
+
+/** An app message prepared once by the transport for delivery to any number of pages. */
+export interface PreparedMessage {
+  /** Its size on the wire (checked against the message cap). */
+  readonly byteLength: number;
+}
+
+/** Prepares app messages (the transport's framing, injected into the model). */
+export interface MessageFramer {
+  /** Throws when the payload cannot be encoded. */
+  prepare(messageType: string, payload: unknown): PreparedMessage;
+}
 
 /**
- * The model's handle on one agent socket. The transport implements it; the session model only
- * sends frames and closes, so it never depends on the socket library.
+ * The model's handle on one agent socket, in the model's words. The transport implements it and
+ * owns the framing and the close codes; the model never encodes a frame or depends on the socket
+ * library. A close started here is not reported back as the page leaving.
  */
 export interface PageSocket {
   /** Whether frames can still be sent. */
   readonly open: boolean;
-  send(frame: Uint8Array): void;
-  /** Closes with a WebSocket close code (the close is not reported back as the agent leaving). */
-  close(code: number, reason: string): void;
+  /** Admits the page: its session id, resume credential and whether its identity is verified. */
+  welcome(welcome: { sessionId: string; resume: string; authorized: boolean }): void;
+  /** Tells the page its session was closed and closes the socket. */
+  closeSession(message: string): void;
+  /** Tells the page it was closed and closes the socket. */
+  closePage(message: string): void;
+  /** Delivers an app message prepared by the `MessageFramer`. */
+  deliver(message: PreparedMessage): void;
+  /** Tells the page about an error that does not close it (e.g. a refused identity token). */
+  error(code: ErrorCode, message: string): void;
   /** Drops a socket that a newer connection of the same page replaced. */
   replace(): void;
 }

@@ -1,4 +1,6 @@
-import type { RestoredState, SessionRecord, SessionStore, StoreQuery, Tombstone } from "./types.js";
+import { systemScheduler, type Scheduler, type TimerHandle } from "../options.js";
+import type { SessionRecord, Tombstone } from "../sessions/records.js";
+import { SessionPersistence, type RestoredState } from "./port.js";
 import { CountersFile, SnapshotFile, applyCounters } from "./snapshot.js";
 
 export interface MemoryStoreOptions {
@@ -22,22 +24,22 @@ export interface MemoryStoreOptions {
   maxTombstones?: number;
   /** Time source. Default `Date.now`. */
   now?: () => number;
+  /** Runs the periodic writes. Default: Node's timers, `unref()`'d. */
+  scheduler?: Scheduler;
   /** Told about snapshot problems (unreadable file, failed write). Default: ignored. */
   onWarning?: (message: string, error?: unknown) => void;
 }
 
 /**
- * The embedded store: sessions in a Map, indexed by username and by project so a filtered query
- * touches only its matches. With a `dataDir` it is durable: creation times, closed-page bytes,
- * page counters and tombstones are written atomically to a snapshot every few seconds after a
- * structural change and at close, and read back at open. Bytes that rose in place (heartbeats)
- * only write the counters of the sessions concerned to a small counters file, applied over the
- * snapshot of the same generation at open.
+ * The embedded persistence port. It keeps the sessions it is given (the model's live objects, by
+ * reference) and the tombstones of ended ones. With a `dataDir` it is durable: creation times,
+ * closed-page bytes, page counters and tombstones are written atomically to a snapshot every few
+ * seconds after a structural change and at close, and read back at open. Bytes that rose in place
+ * (heartbeats) only write the counters of the sessions concerned to a small counters file, applied
+ * over the snapshot of the same generation at open.
  */
-export class MemorySessionStore implements SessionStore {
+export class MemorySessionStore extends SessionPersistence {
   readonly #sessions = new Map<string, SessionRecord>();
-  readonly #byUsername = new Map<string, Set<SessionRecord>>();
-  readonly #byProject = new Map<string, Set<SessionRecord>>();
   readonly #tombstones = new Map<string, Tombstone>();
   readonly #snapshot: SnapshotFile | null;
   readonly #counters: CountersFile | null;
@@ -61,13 +63,15 @@ export class MemorySessionStore implements SessionStore {
   /** When the last write finished and how long it took: big snapshots are written less often. */
   #lastWriteEndedAt = 0;
   #lastWriteMs = 0;
-  #timer: ReturnType<typeof setInterval> | null = null;
+  readonly #scheduler: Scheduler;
+  #timer: TimerHandle | null = null;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
   /** Exposed for tests: how many full snapshots and counters files this store wrote. */
   readonly writes = { snapshots: 0, counters: 0 };
 
   constructor(options: MemoryStoreOptions = {}) {
+    super();
     this.#snapshot = options.dataDir ? new SnapshotFile(options.dataDir) : null;
     this.#counters = options.dataDir ? new CountersFile(options.dataDir) : null;
     this.#snapshotIntervalMs = options.snapshotIntervalMs ?? 2_000;
@@ -75,9 +79,10 @@ export class MemorySessionStore implements SessionStore {
     this.#maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
     this.#now = options.now ?? Date.now;
     this.#warn = options.onWarning ?? (() => {});
+    this.#scheduler = options.scheduler ?? systemScheduler;
   }
 
-  async open(): Promise<RestoredState> {
+  override async open(): Promise<RestoredState> {
     this.#closed = false;
     const restored: SessionRecord[] = [];
     if (this.#snapshot && this.#counters) {
@@ -110,53 +115,28 @@ export class MemorySessionStore implements SessionStore {
           if (!this.#tombstones.has(session.id)) restored.push(session);
         }
       }
-      this.#timer = setInterval(() => {
+      this.#timer = this.#scheduler.setInterval(() => {
         // Spend at most about a tenth of the time writing, however large the store grows.
         if (Date.now() - this.#lastWriteEndedAt >= this.#lastWriteMs * 10) void this.#writeIfDirty();
       }, this.#snapshotIntervalMs);
-      this.#timer.unref();
     }
     return { sessions: restored };
   }
 
-  async put(session: SessionRecord): Promise<void> {
-    const existing = this.#sessions.get(session.id);
-    if (existing !== session) {
-      if (existing !== undefined) this.#unindex(existing);
-      this.#sessions.set(session.id, session);
-      addTo(this.#byProject, session.project, session);
-      addTo(this.#byUsername, session.username, session);
-    } else if (this.#byUsername.get(session.username)?.has(session) !== true) {
-      // The username changed (a login or logout): move it. Rare, so no per-session bookkeeping
-      // of the old key: find it among the usernames.
-      for (const [username, set] of this.#byUsername) {
-        if (set.delete(session)) {
-          if (set.size === 0) this.#byUsername.delete(username);
-          break;
-        }
-      }
-      addTo(this.#byUsername, session.username, session);
-    }
+  override async put(session: SessionRecord): Promise<void> {
+    this.#sessions.set(session.id, session);
     this.#dirty = true;
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
-    return this.#sessions.get(id);
-  }
-
-  async end(id: string, tombstone: Tombstone): Promise<void> {
-    const record = this.#sessions.get(id);
-    if (record !== undefined) {
-      this.#sessions.delete(id);
-      this.#unindex(record);
-    }
+  override async end(id: string, tombstone: Tombstone): Promise<void> {
+    this.#sessions.delete(id);
     this.#tombstones.set(id, tombstone);
     this.#evictOverCap();
     this.#dirty = true;
   }
 
   /** The heartbeat hot path: a flag and a Set add (of a member, most of the time: no allocation). */
-  countersChanged(session: SessionRecord): void {
+  override countersChanged(session: SessionRecord): void {
     if (this.#snapshot === null) return;
     this.#countersDirty = true;
     this.#countedSessions.add(session);
@@ -166,7 +146,7 @@ export class MemorySessionStore implements SessionStore {
    * Forgets expired tombstones from the oldest on, at most `PRUNE_BATCH` per call. Tombstones are
    * kept in the order sessions ended, so it stops at the first one that has not expired.
    */
-  async prune(): Promise<void> {
+  override async prune(): Promise<void> {
     const oldest = this.#now() - this.#tombstoneTtlMs;
     let seen = 0;
     for (const [id, tombstone] of this.#tombstones) {
@@ -176,11 +156,11 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
-  async tombstoneFloor(): Promise<number> {
+  override async tombstoneFloor(): Promise<number> {
     return this.#tombstoneFloor;
   }
 
-  async getTombstone(id: string): Promise<Tombstone | undefined> {
+  override async getTombstone(id: string): Promise<Tombstone | undefined> {
     const tombstone = this.#tombstones.get(id);
     if (tombstone !== undefined && tombstone.endedAt < this.#now() - this.#tombstoneTtlMs) {
       this.#tombstones.delete(id);
@@ -189,53 +169,19 @@ export class MemorySessionStore implements SessionStore {
     return tombstone;
   }
 
-  async query(query: StoreQuery): Promise<SessionRecord[]> {
-    const { username, project } = query;
-    const result: SessionRecord[] = [];
-    if (username.any && project.any) {
-      for (const record of this.#sessions.values()) result.push(record);
-      return result;
-    }
-    // Walk the narrower index: an exact key beats a wildcard over keys.
-    const useUsername = username.exact !== null || (project.exact === null && !username.any);
-    const [index, other, otherField] = useUsername
-      ? [this.#byUsername, project, "project" as const]
-      : [this.#byProject, username, "username" as const];
-    const field = useUsername ? username : project;
-    const keep = (record: SessionRecord): void => {
-      if (other.any || other.test(record[otherField])) result.push(record);
-    };
-    if (field.exact !== null) {
-      const set = index.get(field.exact);
-      if (set !== undefined) for (const record of set) keep(record);
-    } else {
-      for (const [key, set] of index) if (field.test(key)) for (const record of set) keep(record);
-    }
-    return result;
-  }
-
-  async count(): Promise<number> {
-    return this.#sessions.size;
-  }
-
-  async ping(): Promise<void> {
+  override async ping(): Promise<void> {
     if (this.#closed) throw new Error("the store is closed");
   }
 
-  async flush(): Promise<void> {
+  override async flush(): Promise<void> {
     await this.#writeIfDirty();
   }
 
-  async close(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
+  override async close(): Promise<void> {
+    if (this.#timer !== null) this.#scheduler.clear(this.#timer);
     this.#timer = null;
     await this.flush();
     this.#closed = true;
-  }
-
-  /** Exposed for tests of index upkeep. */
-  indexSizes(): { usernames: number; projects: number } {
-    return { usernames: this.#byUsername.size, projects: this.#byProject.size };
   }
 
   /** Exposed for tests of tombstone upkeep. */
@@ -250,17 +196,6 @@ export class MemorySessionStore implements SessionStore {
       this.#tombstones.delete(id);
       if (tombstone.endedAt > this.#tombstoneFloor) this.#tombstoneFloor = tombstone.endedAt;
       this.#dirty = true;
-    }
-  }
-
-  #unindex(record: SessionRecord): void {
-    removeFrom(this.#byProject, record.project, record);
-    if (removeFrom(this.#byUsername, record.username, record)) return;
-    for (const [username, set] of this.#byUsername) {
-      if (set.delete(record)) {
-        if (set.size === 0) this.#byUsername.delete(username);
-        return;
-      }
     }
   }
 
@@ -320,17 +255,4 @@ const PRUNE_BATCH = 1_000;
 
 export function createMemoryStore(options?: MemoryStoreOptions): MemorySessionStore {
   return new MemorySessionStore(options);
-}
-
-function addTo(index: Map<string, Set<SessionRecord>>, key: string, record: SessionRecord): void {
-  let set = index.get(key);
-  if (set === undefined) index.set(key, (set = new Set()));
-  set.add(record);
-}
-
-function removeFrom(index: Map<string, Set<SessionRecord>>, key: string, record: SessionRecord): boolean {
-  const set = index.get(key);
-  if (set === undefined || !set.delete(record)) return false;
-  if (set.size === 0) index.delete(key);
-  return true;
 }

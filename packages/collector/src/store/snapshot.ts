@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, open as openFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { isCount, isScope } from "@sessionlens/shared";
-import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "./types.js";
+import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "../sessions/records.js";
 
 const SNAPSHOT_VERSION = 1;
 const COUNTERS_VERSION = 1;

@@ -1,20 +1,32 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { CLOSE_CODES, LIMITS, isCount, validateAgentMessage } from "@sessionlens/shared";
-import type { ErrorCode } from "@sessionlens/shared";
-import { decodeFrame, encodeMessage } from "@sessionlens/shared/codec";
+import { CLOSE_CODES, LIMITS, validateAgentMessage } from "@sessionlens/shared";
+import type { AgentMessageType, ErrorCode } from "@sessionlens/shared";
+import { decodeFrame } from "@sessionlens/shared/codec";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { Clock } from "../options.js";
+import type { Clock, Scheduler, TimerHandle } from "../options.js";
 import type { SessionModel } from "../sessions/model.js";
-import type { Page, PageSocket } from "../sessions/session.js";
+import type { Page, PageSocket, PreparedMessage } from "../sessions/session.js";
 import { Interner } from "../sessions/strings.js";
 import { DeadlineWheel } from "../sessions/wheel.js";
 import { createAddressResolver, type AddressResolver } from "./address.js";
+import {
+  closePageFrame,
+  closeSessionFrame,
+  errorFrame,
+  isHeartbeat,
+  KEEPALIVE_FRAME,
+  welcomeFrame,
+  type EncodedMessage,
+  type WelcomeFields,
+} from "./frames.js";
 import { closeCodeFor, ConnectionCounter, ConnectionRateLimiter, createOriginCheck } from "./limits.js";
 
 export interface AgentTransportOptions {
   model: SessionModel;
   clock: Clock;
+  /** Runs the liveness rounds and their pong deadlines. */
+  scheduler: Scheduler;
   allowedOrigins: readonly string[];
   trustProxy: readonly string[];
   maxConnectionsPerIp: number;
@@ -25,8 +37,10 @@ export interface AgentTransportOptions {
   helloTimeoutMs: number;
   maxMessagesPerWindow: number;
   rateWindowMs: number;
-  /** Silent sockets are pinged this often; one that does not answer is terminated. */
+  /** Silent sockets are pinged this often; one that does not answer is terminated. Told to agents. */
   heartbeatMs: number;
+  /** Agents treat a socket as dead after this long without a frame (told in the welcome). */
+  idleTimeoutMs: number;
   /** Quiet sockets (nothing sent to them) get a keepalive frame this often. */
   keepaliveMs: number;
   resolutionMs: number;
@@ -34,6 +48,8 @@ export interface AgentTransportOptions {
 }
 
 export interface TransportStats {
+  /** Agent frames received and handed to the session model, by type. */
+  frames: Record<AgentMessageType, number>;
   connectionsOpened: number;
   /** Closed connections by WebSocket close code. */
   connectionsClosed: Map<number, number>;
@@ -65,7 +81,7 @@ const MAX_QUEUED_WHILE_WELCOMING = 16;
 const SHUTDOWN_CLOSE_WAIT_MS = 1_000;
 
 const kConnection = Symbol("sessionlens.connection");
-type AgentSocket = WebSocket & { [kConnection]?: Connection };
+type AgentSocket = WebSocket & { [kConnection]?: AgentConnection };
 
 /**
  * The agents' WebSocket endpoint: `ws` in noServer mode behind the collector's one HTTP server.
@@ -74,19 +90,23 @@ type AgentSocket = WebSocket & { [kConnection]?: Connection };
  * is the session model's business.
  */
 export class AgentTransport {
-  readonly stats: TransportStats = { connectionsOpened: 0, connectionsClosed: new Map(), rejected: new Map() };
-  readonly connections = new Set<Connection>();
+  readonly stats: TransportStats = {
+    frames: { hello: 0, report: 0, heartbeat: 0, token: 0, bye: 0 },
+    connectionsOpened: 0,
+    connectionsClosed: new Map(),
+    rejected: new Map(),
+  };
+  readonly connections = new Set<AgentConnection>();
   readonly #wss: WebSocketServer;
   readonly #o: AgentTransportOptions;
   readonly #originAllowed: (origin: string | undefined) => boolean;
   readonly #resolveAddress: AddressResolver;
   readonly #perAddress: ConnectionCounter;
   readonly #newPerAddress: ConnectionRateLimiter;
-  readonly #helloDeadlines: DeadlineWheel<Connection>;
+  readonly #helloDeadlines: DeadlineWheel<AgentConnection>;
   readonly #addresses = new Interner(100_000);
-  readonly #keepaliveFrame: Uint8Array;
   readonly #keepaliveRounds: number;
-  #livenessTimer: ReturnType<typeof setInterval> | null = null;
+  #livenessTimer: TimerHandle | null = null;
   #draining = false;
 
   constructor(options: AgentTransportOptions) {
@@ -105,7 +125,6 @@ export class AgentTransport {
     this.#perAddress = new ConnectionCounter(options.maxConnectionsPerIp);
     this.#newPerAddress = new ConnectionRateLimiter(options.connectionRatePerIp, options.connectionBurstPerIp);
     this.#helloDeadlines = new DeadlineWheel(options.resolutionMs);
-    this.#keepaliveFrame = encodeMessage({ type: "keepalive" });
     this.#keepaliveRounds = Math.max(1, Math.round(options.keepaliveMs / options.heartbeatMs));
   }
 
@@ -118,8 +137,7 @@ export class AgentTransport {
   }
 
   start(): void {
-    this.#livenessTimer = setInterval(() => this.#checkLiveness(), this.#o.heartbeatMs);
-    this.#livenessTimer.unref();
+    this.#livenessTimer = this.#o.scheduler.setInterval(() => this.#checkLiveness(), this.#o.heartbeatMs);
   }
 
   /** Takes over an HTTP upgrade request for `/ws`. */
@@ -145,7 +163,7 @@ export class AgentTransport {
   /** Refuses new agents and tells connected ones to come back later (close code 1001). */
   async close(): Promise<void> {
     this.#draining = true;
-    if (this.#livenessTimer !== null) clearInterval(this.#livenessTimer);
+    if (this.#livenessTimer !== null) this.#o.scheduler.clear(this.#livenessTimer);
     this.#livenessTimer = null;
     this.#helloDeadlines.clear();
     const closed = Array.from(this.connections, (connection) => connection.closedPromise());
@@ -168,11 +186,11 @@ export class AgentTransport {
   }
 
   /** Cancels the hello deadline of a connection that said hello (or closed). */
-  helloDone(connection: Connection): void {
+  helloDone(connection: AgentConnection): void {
     this.#helloDeadlines.cancel(connection);
   }
 
-  closed(connection: Connection, code: number): void {
+  closed(connection: AgentConnection, code: number): void {
     this.connections.delete(connection);
     this.#helloDeadlines.cancel(connection);
     if (connection.countedAddress) this.#perAddress.remove(connection.clientAddress);
@@ -188,7 +206,7 @@ export class AgentTransport {
       clientAddress = request.socket.remoteAddress ?? "";
     }
     clientAddress = this.#addresses.intern(clientAddress);
-    const connection = new Connection(ws, clientAddress, this);
+    const connection = new AgentConnection(ws, clientAddress, this);
     ws[kConnection] = connection;
     ws.on("message", onMessage);
     ws.on("close", onClose);
@@ -223,11 +241,11 @@ export class AgentTransport {
   #checkLiveness(): void {
     // Sockets that sent anything since the last round are alive; only the silent ones are pinged,
     // so heartbeats double as liveness and pings cost nothing while agents talk.
-    const pinged: Connection[] = [];
+    const pinged: AgentConnection[] = [];
     for (const connection of this.connections) {
       if (connection.state !== State.Open && connection.state !== State.Left) continue;
       // Agents cannot see pings: a socket we sent nothing to lately gets a keepalive frame.
-      if (++connection.quietRounds >= this.#keepaliveRounds) connection.send(this.#keepaliveFrame);
+      if (++connection.quietRounds >= this.#keepaliveRounds) connection.send(KEEPALIVE_FRAME);
       const flags = connection.liveness;
       if ((flags & SEEN) !== 0) {
         connection.liveness = flags & ~SEEN;
@@ -245,7 +263,7 @@ export class AgentTransport {
       }
     }
     if (pinged.length === 0) return;
-    const timer = setTimeout(() => {
+    this.#o.scheduler.setTimeout(() => {
       for (const connection of pinged) {
         const flags = connection.liveness;
         connection.liveness = flags & ~PING_PENDING;
@@ -255,12 +273,11 @@ export class AgentTransport {
         }
       }
     }, pongWaitMs(this.#o.heartbeatMs));
-    timer.unref();
   }
 }
 
 /** One agent socket; implements the session model's `PageSocket`. */
-export class Connection implements PageSocket {
+export class AgentConnection implements PageSocket {
   state = State.AwaitingHello;
   page: Page | null = null;
   /** Liveness bits (SEEN, ANSWERED, PING_PENDING) in one small integer. */
@@ -302,6 +319,29 @@ export class Connection implements PageSocket {
     }
   }
 
+  welcome(fields: WelcomeFields): void {
+    const { heartbeatMs, idleTimeoutMs } = this.transport.options;
+    this.send(welcomeFrame(fields, heartbeatMs, idleTimeoutMs));
+  }
+
+  closeSession(message: string): void {
+    this.send(closeSessionFrame(message));
+    this.close(CLOSE_CODES.closedSession, "session closed");
+  }
+
+  closePage(message: string): void {
+    this.send(closePageFrame(message));
+    this.close(CLOSE_CODES.closedPage, "page closed");
+  }
+
+  deliver(message: PreparedMessage): void {
+    this.send((message as EncodedMessage).frame);
+  }
+
+  error(code: ErrorCode, message: string): void {
+    this.send(errorFrame(code, message));
+  }
+
   replace(): void {
     this.#serverClosing = true;
     this.page = null;
@@ -313,7 +353,7 @@ export class Connection implements PageSocket {
   reject(code: ErrorCode, message: string, closeCode = closeCodeFor(code), countAs: string = code): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
     this.transport.countRejected(countAs);
-    this.send(encodeMessage({ type: "error", code, message: message.slice(0, LIMITS.messageChars) }));
+    this.error(code, message);
     this.close(closeCode, message);
   }
 
@@ -351,20 +391,11 @@ export class Connection implements PageSocket {
       this.reject(decoded.error.code, decoded.error.message);
       return;
     }
-    const value = decoded.value as HeartbeatShape;
-    // Fast path for the frame that is 99% of traffic; same checks as validateAgentMessage.
-    if (
-      state === State.Open &&
-      this.page !== null &&
-      value !== null &&
-      typeof value === "object" &&
-      value.type === "heartbeat" &&
-      Object.getPrototypeOf(value) === Object.prototype &&
-      isCount(value.epoch) &&
-      isCount(value.seq) &&
-      isCount(value.bytes)
-    ) {
-      this.transport.model.heartbeat(this.page, value.epoch, value.seq, value.bytes, now);
+    const value = decoded.value;
+    // The frame that is 99% of traffic goes straight to the model, unvalidated-copy free.
+    if (state === State.Open && this.page !== null && isHeartbeat(value)) {
+      this.transport.stats.frames.heartbeat++;
+      this.transport.model.counters(this.page, value.epoch, value.seq, value.bytes, null, now);
       return;
     }
     this.#dispatch(value);
@@ -403,6 +434,7 @@ export class Connection implements PageSocket {
       }
       this.state = State.Welcoming;
       this.transport.helloDone(this);
+      this.transport.stats.frames.hello++;
       model.hello(this, message, this.clientAddress).then(
         (outcome) => {
           if (this.state !== State.Welcoming) {
@@ -411,10 +443,13 @@ export class Connection implements PageSocket {
             return;
           }
           if (!outcome.ok) {
-            if (outcome.code !== null) this.reject(outcome.code, outcome.message);
-            else {
+            if (outcome.refusal === "page_closed") {
               this.transport.countRejected("closed_page");
-              this.close(outcome.closeCode, outcome.message);
+              this.closePage(outcome.message);
+            } else if (outcome.refusal === "socket_closed") {
+              this.close(CLOSE_CODES.normal, outcome.message);
+            } else {
+              this.reject(outcome.refusal, outcome.message);
             }
             return;
           }
@@ -436,15 +471,16 @@ export class Connection implements PageSocket {
     }
     const page = this.page;
     if (page === null) return;
+    if (message.type !== "hello") this.transport.stats.frames[message.type]++;
     switch (message.type) {
       case "hello":
         this.reject("duplicate_hello", "hello was already received on this connection");
         return;
       case "heartbeat":
-        model.counters(page, "heartbeat", message.epoch, message.seq, message.bytes, null, this.transport.options.clock.now());
+        model.counters(page, message.epoch, message.seq, message.bytes, null, this.transport.options.clock.now());
         return;
       case "report":
-        model.counters(page, "report", message.epoch, message.seq, message.bytes, message.path, this.transport.options.clock.now());
+        model.counters(page, message.epoch, message.seq, message.bytes, message.path, this.transport.options.clock.now());
         return;
       case "token":
         model.token(page, message.token).catch((error: unknown) => {
@@ -463,13 +499,6 @@ export class Connection implements PageSocket {
 /** How long a pinged socket has to answer: half an interval, at least 1 s (a busy loop is not a dead peer), at most 5 s. */
 function pongWaitMs(heartbeatMs: number): number {
   return Math.min(Math.max(heartbeatMs / 2, 1_000), 5_000);
-}
-
-interface HeartbeatShape {
-  type?: unknown;
-  epoch: number;
-  seq: number;
-  bytes: number;
 }
 
 // Shared listeners (one function for all sockets, not closures per socket): `this` is the socket.

@@ -146,7 +146,7 @@ describe("sessionlens sessions --watch (stdout not a terminal)", () => {
     child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
-      await eventually(() => expect(out).toContain(`session ${agent.welcome!.sessionId} `), 10_000);
+      await eventually(() => expect(out).toContain(`session ${agent.welcome!.sessionId} `), { timeoutMs: 10_000 });
       child.kill("SIGINT");
       expect(await exited).toBe(0);
       expect(err).toBe("");

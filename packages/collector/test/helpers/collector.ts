@@ -2,18 +2,64 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { vi } from "vitest";
 import { createCollector, type Collector, type CollectorOptions } from "@sessionlens/collector";
-import type { Clock } from "../../src/options.js";
+import type { Clock, Scheduler, TimerHandle } from "../../src/options.js";
+import { eventually } from "../../../../testing/eventually.js";
 
-/** A clock the test moves by hand; sweeps run on real timers and read it. */
-export class ManualClock implements Clock {
+export { eventually };
+
+interface ManualTimer {
+  callback: () => void;
+  dueMs: number;
+  /** Repeat period of an interval, or null for a timeout. */
+  periodMs: number | null;
+}
+
+/**
+ * A clock the test moves by hand. Given to a collector as its `scheduler` too, it also runs the
+ * collector's timers: `advance(ms)` fires every timer due by then, once (an interval that missed
+ * several periods fires once and is due again a period later), in order of due time. Without it,
+ * the collector's timers are real and read this clock.
+ */
+export class ManualClock implements Clock, Scheduler {
+  readonly #timers = new Set<ManualTimer>();
+
   constructor(public nowMs = 1_764_000_000_000) {}
+
   now(): number {
     return this.nowMs;
   }
+
   advance(ms: number): void {
     this.nowMs += ms;
+    const due = [...this.#timers].filter((timer) => timer.dueMs <= this.nowMs).sort((a, b) => a.dueMs - b.dueMs);
+    for (const timer of due) {
+      if (!this.#timers.has(timer)) continue;
+      if (timer.periodMs === null) this.#timers.delete(timer);
+      else timer.dueMs = this.nowMs + timer.periodMs;
+      timer.callback();
+    }
+  }
+
+  /** Timers waiting to fire. */
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    const timer: ManualTimer = { callback, dueMs: this.nowMs + ms, periodMs: null };
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  setInterval(callback: () => void, ms: number): TimerHandle {
+    const timer: ManualTimer = { callback, dueMs: this.nowMs + ms, periodMs: ms };
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  clear(handle: TimerHandle): void {
+    this.#timers.delete(handle as ManualTimer);
   }
 }
 
@@ -41,14 +87,20 @@ export async function startCollector(options: CollectorOptions = {}, clock = new
   return { collector, clock, url: address.url, wsUrl: address.wsUrl, close: () => collector.close() };
 }
 
+/** A manual clock that also runs the collector's timers: pass both as `t.start(...fakeTimers())`. */
+export function fakeTimers(options: CollectorOptions = {}): [CollectorOptions, ManualClock] {
+  const clock = new ManualClock();
+  return [{ ...options, scheduler: clock }, clock];
+}
+
+/** Lets callbacks already queued (promise reactions, I/O) run; waits for no timer. */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export async function tempDir(): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), "sessionlens-test-"));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
-
-/** Waits until `check` stops throwing (real time; generous so a slow machine never fails it). */
-export function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5_000): Promise<T> {
-  return vi.waitFor(check, { timeout: timeoutMs, interval: 10 });
 }
 
 export async function sessionsOf(collector: Collector, username?: string, project?: string) {

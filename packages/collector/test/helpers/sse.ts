@@ -1,3 +1,5 @@
+import { eventually } from "../../../../testing/eventually.js";
+
 export interface SseEvent {
   type: string;
   data: string;
@@ -7,14 +9,18 @@ export interface SseEvent {
 export class SseReader {
   readonly events: SseEvent[] = [];
   comments = 0;
-  #waiters: (() => void)[] = [];
   readonly #controller = new AbortController();
   done: Promise<void> = Promise.resolve();
   status = 0;
 
-  static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
+  /** Opens the stream with `fetch`, or with another fetch-like function (a collector's `request`). */
+  static async open(
+    url: string,
+    headers: Record<string, string> = {},
+    fetcher: (url: string, init: RequestInit) => Promise<Response> = fetch,
+  ): Promise<SseReader> {
     const reader = new SseReader();
-    const response = await fetch(url, { headers: { accept: "text/event-stream", ...headers }, signal: reader.#controller.signal });
+    const response = await fetcher(url, { headers: { accept: "text/event-stream", ...headers }, signal: reader.#controller.signal });
     reader.status = response.status;
     if (response.ok && response.body) reader.done = reader.#read(response.body).catch(() => {});
     return reader;
@@ -35,7 +41,6 @@ export class SseReader {
           if (data.length > 0) this.events.push({ type: type || "message", data: data.join("\n") });
           type = "";
           data = [];
-          for (const wake of this.#waiters.splice(0)) wake();
         } else if (line.startsWith(":")) {
           this.comments++;
         } else if (line.startsWith("event:")) {
@@ -48,20 +53,18 @@ export class SseReader {
   }
 
   /** Waits until an event matching `test` has arrived; returns it. */
-  async waitFor(test: (event: SseEvent) => boolean, timeoutMs = 5_000): Promise<SseEvent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.events.find(test);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching event; got ${this.events.map((event) => event.type).join(", ")}`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
+  waitFor(test: (event: SseEvent) => boolean, timeoutMs = 5_000): Promise<SseEvent> {
+    return eventually(
+      () => this.events.find(test) ?? fail(`no matching event; got ${this.events.map((event) => event.type).join(", ")}`),
+      { timeoutMs },
+    );
   }
 
   close(): void {
     this.#controller.abort();
   }
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }

@@ -2,12 +2,15 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SESSION_INFO_KEYS, type AppMessage, type CloseSessionMessage } from "@sessionlens/shared";
 import { describe, expect, it } from "vitest";
-import { eventually, tempDir } from "../helpers/collector.js";
+import { createCollector } from "@sessionlens/collector";
+import { eventually, silentLogger, tempDir } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 
 describe("HTTP API", () => {
   const t = useCollector();
-  const api = (path: string, init?: RequestInit) => fetch(`${t.url}${path}`, init);
+  // In process, through the collector's `request()` seam: no port for the API calls.
+  const api = (path: string, init?: RequestInit) => t.collector.request(path, init);
+  const overTheNetwork = (path: string, init?: RequestInit) => fetch(`${t.url}${path}`, init);
 
   it("GET /api/v1/sessions answers a bare array with exactly the thirteen keys", async () => {
     await t.start();
@@ -40,9 +43,11 @@ describe("HTTP API", () => {
   it("streams a large answer in chunks", async () => {
     await t.start({ maxConnectionsPerIp: 1_000 });
     for (let i = 0; i < 300; i++) await t.join({ userAgent: `Agent ${i} ${"x".repeat(400)}` });
-    const response = await api("/api/v1/sessions");
-    expect(response.headers.get("transfer-encoding")).toBe("chunked");
-    expect((await response.json()) as unknown[]).toHaveLength(300);
+    for (const call of [api, overTheNetwork]) {
+      const response = await call("/api/v1/sessions");
+      expect(response.headers.get("transfer-encoding")).toBe("chunked");
+      expect((await response.json()) as unknown[]).toHaveLength(300);
+    }
   });
 
   it("GET /api/v1/sessions/:id gives details, or 404", async () => {
@@ -169,26 +174,30 @@ describe("HTTP API", () => {
     expect(await (await api("/readyz")).json()).toEqual({ status: "ready" });
   });
 
-  it("readiness is 503 while draining (in-process handler)", async () => {
+  it("readiness is 503 while draining (in process)", async () => {
     await t.start();
     const agent = await t.join();
     const closing = t.collector.close();
-    const status = await new Promise<number>((resolve) => {
-      const res = {
-        statusCode: 0,
-        headersSent: false,
-        writeHead(code: number) {
-          resolve(code);
-          return this;
-        },
-        end() {},
-        destroy() {},
-      };
-      t.collector.handleRequest({ method: "GET", url: "/readyz", headers: {} } as never, res as never);
-    });
-    expect(status).toBe(503);
+    const response = await api("/readyz");
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ error: { code: "not_ready", message: "the collector is shutting down" } });
     expect((await agent.closed).code).toBe(1001);
     await closing;
+  });
+
+  it("answers in process before it listens: no port at all", async () => {
+    const collector = createCollector({ dataDir: null, logger: silentLogger, apiToken: "t0ken" });
+    try {
+      expect((await collector.request("/healthz")).status).toBe(200);
+      expect(await (await collector.request("/readyz")).json()).toEqual({ error: { code: "not_ready", message: "the collector is starting" } });
+      expect((await collector.request("/api/v1/sessions")).status).toBe(401);
+      const list = await collector.request(new Request("http://collector.local/api/v1/sessions", { headers: { authorization: "Bearer t0ken" } }));
+      expect(list.status).toBe(200);
+      expect(await list.json()).toEqual([]);
+      expect(collector.address()).toBeNull();
+    } finally {
+      await collector.close();
+    }
   });
 
   describe("status page", () => {

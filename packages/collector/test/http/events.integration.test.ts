@@ -31,7 +31,7 @@ describe("event stream: a slow consumer", () => {
         const metrics = await (await fetch(`${t.url}/metrics`)).text();
         expect(metrics).toMatch(/^sessionlens_sse_dropped_total 1$/m);
         expect(metrics).toMatch(/^sessionlens_sse_subscribers 0$/m);
-      }, 30_000);
+      }, { timeoutMs: 30_000 });
     } finally {
       clearInterval(churn);
     }

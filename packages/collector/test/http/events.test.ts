@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually } from "../helpers/collector.js";
+import { eventually, fakeTimers } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 import { SseReader } from "../helpers/sse.js";
 
@@ -34,6 +34,20 @@ describe("GET /api/v1/events", () => {
     await t.collector.closeSession(id);
     const remove = await reader.waitFor((event) => event.type === "remove");
     expect(JSON.parse(remove.data)).toEqual({ id, reason: "closed" });
+  });
+
+  it("coalesces a session's changes into one upsert per interval (in process, on a fake scheduler)", async () => {
+    await t.start(...fakeTimers({ sseCoalesceMs: 250 }));
+    const reader = await SseReader.open("http://collector.local/api/v1/events", {}, (url, init) => t.collector.request(url, init));
+    readers.push(reader);
+    await reader.waitFor((event) => event.type === "snapshot");
+    const agent = await t.join();
+    for (let i = 0; i < 3; i++) agent.heartbeat(10);
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.totalBytesSent).toBe(30));
+    // The start and three byte increases are one pending change until the interval passes.
+    t.clock.advance(250);
+    const upsert = await reader.waitFor((event) => event.type === "upsert");
+    expect(JSON.parse(upsert.data)).toMatchObject({ id: agent.welcome!.sessionId, totalBytesSent: 30 });
   });
 
   it("publishes recentBytesSent falling back to 0 (but not a 0 that stays 0)", async () => {

@@ -48,6 +48,21 @@ describe("GET /metrics", () => {
     });
   });
 
+  it("counts the bytes of every frame that raised them, the bye included, and sessions started and ended", async () => {
+    await t.start();
+    const agent = await t.join({ bytes: 10 });
+    agent.report("/next", 20);
+    agent.bytes += 30;
+    agent.bye();
+    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
+    await t.collector.closeSession(agent.welcome!.sessionId);
+    const m = await scrape();
+    expect(m.get("sessionlens_reported_bytes_total")).toBe(60);
+    expect(m.get("sessionlens_sessions_started_total")).toBe(1);
+    expect(m.get('sessionlens_sessions_ended_total{reason="closed"}')).toBe(1);
+    expect(m.get('sessionlens_messages_received_total{type="bye"}')).toBe(1);
+  });
+
   it("caps distinct project labels and folds the rest into other", async () => {
     await t.start({ maxProjectLabels: 2 });
     for (const project of ["P1", "P2", "P3", "P4"]) await t.join({ project });

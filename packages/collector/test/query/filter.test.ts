@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileFilter, normaliseFilter } from "../../src/query/filter.js";
+import { compileFieldMatcher, normaliseFilter } from "../../src/query/filter.js";
 
 describe("filters", () => {
   it.each([
@@ -22,15 +22,15 @@ describe("filters", () => {
     ["^bil", "billy", false],
     ["bil\\*", "bil\\xyz", true],
   ] as const)("%j matches %j: %s", (filter, value, expected) => {
-    expect(compileFilter(filter).test(value)).toBe(expected);
+    expect(compileFieldMatcher(filter).test(value)).toBe(expected);
   });
 
   it("a missing or empty filter matches everything; an exact one exposes its key for the index", () => {
-    expect(compileFilter(undefined).any).toBe(true);
-    expect(compileFilter("").any).toBe(true);
-    expect(compileFilter("**").any).toBe(true);
-    expect(compileFilter("billy").exact).toBe("billy");
-    expect(compileFilter("bil*").exact).toBeNull();
+    expect(compileFieldMatcher(undefined).any).toBe(true);
+    expect(compileFieldMatcher("").any).toBe(true);
+    expect(compileFieldMatcher("**").any).toBe(true);
+    expect(compileFieldMatcher("billy").exact).toBe("billy");
+    expect(compileFieldMatcher("bil*").exact).toBeNull();
   });
 
   it("accepts both call forms of getSessionInfo", () => {

@@ -1,6 +1,6 @@
 import { SESSION_INFO_KEYS } from "@sessionlens/shared";
 import { describe, expect, it } from "vitest";
-import { eventually, pageDropped } from "../helpers/collector.js";
+import { eventually, fakeTimers, pageDropped } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 
 describe("session lifecycle", () => {
@@ -41,25 +41,26 @@ describe("session lifecycle", () => {
   });
 
   it("a page that says bye leaves at once; the session ends after the timeout", async () => {
-    await t.start();
+    await t.start(...fakeTimers());
     const agent = await t.join();
     agent.bye();
     await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
+    // Each advance runs the lifecycle sweep: at 59 s it must keep the session, at 60.5 s end it.
     t.clock.advance(59_000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await t.collector.getSessionInfo()).toHaveLength(1);
     t.clock.advance(1_500);
-    await eventually(async () => expect(await t.collector.getSessionInfo()).toHaveLength(0));
+    expect(await t.collector.getSessionInfo()).toHaveLength(0);
   });
 
   it("a dropped page stays for the grace period, then leaves", async () => {
-    await t.start();
+    await t.start(...fakeTimers());
     const agent = await t.join();
     await agent.drop();
     await pageDropped(t.collector, agent.welcome!.sessionId, agent.pageId);
+    t.clock.advance(14_000);
     expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([agent.pageId]);
-    t.clock.advance(15_500);
-    await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]));
+    t.clock.advance(1_500);
+    expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([]);
   });
 });
 
@@ -67,15 +68,15 @@ describe("resume and pages", () => {
   const t = useCollector();
 
   it("a dropped page that reconnects within the grace period continues the same page and session", async () => {
-    await t.start();
+    await t.start(...fakeTimers());
     const first = await t.join({ bytes: 100 });
     await first.drop();
     await pageDropped(t.collector, first.welcome!.sessionId, first.pageId);
     t.clock.advance(10_000);
     const again = await t.join({ resume: first.welcome!.resume, pageId: first.pageId, bytes: 150 });
     expect(again.welcome!.sessionId).toBe(first.welcome!.sessionId);
+    // Past the first drop's grace period: the sweep that runs now must not remove the page.
     t.clock.advance(10_000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
     const [session] = await t.collector.getSessionInfo();
     expect(session).toMatchObject({ pageIds: [first.pageId], totalBytesSent: 150, recentBytesSent: 50 });
   });

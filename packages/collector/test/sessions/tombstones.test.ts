@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { MemorySessionStore } from "../../src/store/memory.js";
 import { TestAgent } from "../helpers/agent.js";
-import { ManualClock, eventually, startCollector } from "../helpers/collector.js";
+import { ManualClock, fakeTimers, settle, startCollector } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 
 describe("tombstones of ended sessions", () => {
@@ -9,18 +9,20 @@ describe("tombstones of ended sessions", () => {
   const store = () => t.collector.store as MemorySessionStore;
 
   it("expired tombstones are forgotten by the sweep, not only on lookup or at startup", async () => {
-    await t.start({ resumeMaxAgeMs: 120_000 });
+    await t.start(...fakeTimers({ resumeMaxAgeMs: 120_000 }));
     for (let i = 0; i < 3; i++) {
       const agent = await t.join();
       await t.collector.closeSession(agent.welcome!.sessionId);
     }
+    await settle();
     expect(store().tombstoneCount()).toBe(3);
+    // Each advance runs the sweep (and its prune): at 60 s nothing has expired, at 120 s all has.
     t.clock.advance(60_000);
-    // Real sweeps run meanwhile; nothing has expired yet.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await settle();
     expect(store().tombstoneCount()).toBe(3);
     t.clock.advance(60_001);
-    await eventually(() => expect(store().tombstoneCount()).toBe(0));
+    await settle();
+    expect(store().tombstoneCount()).toBe(0);
   });
 
   it("beyond maxTombstones the oldest are evicted, and a credential issued before the floor never recreates its session", async () => {

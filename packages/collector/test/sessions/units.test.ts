@@ -5,7 +5,7 @@ import { UserAgentCache } from "../../src/sessions/useragent.js";
 import { parseDuration, resolveOptions } from "../../src/options.js";
 import { toSessionDetails } from "../../src/query/info.js";
 import type { DeviceInfo } from "../../src/sessions/useragent.js";
-import type { SessionRecord } from "../../src/store/types.js";
+import type { SessionRecord } from "../../src/sessions/records.js";
 
 describe("DeadlineWheel", () => {
   it("fires due items once, never early, and honours cancel and reschedule", () => {

@@ -2,7 +2,7 @@ import type { ErrorMessage } from "@sessionlens/shared";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { TestAgent, TestAgentOptions } from "../helpers/agent.js";
-import { eventually, pageDropped } from "../helpers/collector.js";
+import { eventually, fakeTimers, pageDropped } from "../helpers/collector.js";
 import { useCollector } from "../helpers/fixture.js";
 
 async function metricValue(t: { url: string }, name: string, labels: string): Promise<number> {
@@ -84,10 +84,12 @@ describe("transport limits", () => {
   });
 
   it("an agent that sends no hello within 5 s is closed with 4408", async () => {
-    await t.start();
-    const { closed, error } = await refused(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      t.clock.advance(5_100);
+    await t.start(...fakeTimers());
+    const { closed, error } = await refused(async (agent) => {
+      t.clock.advance(4_900);
+      expect(agent.ws.readyState).toBe(WebSocket.OPEN);
+      // The server accepted the socket before the client saw it open: its deadline is set.
+      t.clock.advance(200);
     });
     expect(closed.code).toBe(4408);
     expect(error?.code).toBe("hello_timeout");
@@ -163,8 +165,12 @@ describe("transport limits", () => {
   });
 
   it("terminates a socket that misses a pong; its page enters the grace period", async () => {
-    await t.start({ heartbeatMs: 100 });
+    await t.start(...fakeTimers({ heartbeatMs: 100 }));
     const agent = await t.join({}, { autoPong: false });
+    // Round one clears the hello's "seen"; round two pings the silent socket; 1 s later it is judged.
+    t.clock.advance(100);
+    t.clock.advance(100);
+    t.clock.advance(1_000);
     const closed = await agent.closed;
     expect(closed.code).toBe(1006);
     await pageDropped(t.collector, agent.welcome!.sessionId, agent.pageId);
@@ -180,12 +186,24 @@ describe("transport limits", () => {
   });
 
   it("a socket that answers pings stays", async () => {
-    await t.start({ heartbeatMs: 100 });
+    await t.start(...fakeTimers({ heartbeatMs: 100 }));
     const agent = await t.join();
-    // Pinged from 100 ms on, each answer checked 1 s later: several rounds have been judged by now.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    let pings = 0;
+    agent.ws.on("ping", () => pings++);
+    for (let round = 1; round <= 3; round++) {
+      t.clock.advance(100); // clears "seen"
+      t.clock.advance(100); // pings the silent socket
+      await eventually(() => expect(pings).toBe(round));
+      // The client answered the ping at once; a ping of its own, answered, proves the server
+      // has read that pong (one TCP stream, read in order).
+      await new Promise<void>((resolve) => {
+        agent.ws.once("pong", () => resolve());
+        agent.ws.ping();
+      });
+      t.clock.advance(1_000); // judges the answer
+      expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="missed_pong"')).toBe(0);
+    }
     expect(agent.ws.readyState).toBe(WebSocket.OPEN);
-    expect(await metricValue(t, "sessionlens_messages_rejected_total", 'reason="missed_pong"')).toBe(0);
   });
 
   it("takes the client address through trusted proxies only", async () => {

@@ -1,8 +1,8 @@
 import type { SessionInfo } from "@sessionlens/shared";
-import type { SessionEndReason } from "../store/types.js";
+import { Changed, pageEndReasonOf, type ChangeSet, type FeedConsumer } from "./feed.js";
+import type { PageEndReason, SessionEndReason, SessionRecord } from "./records.js";
 
-/** Why a page left its session. */
-export type PageEndReason = "bye" | "grace" | "closed" | "session-ended";
+export type { PageEndReason } from "./records.js";
 
 /** Lifecycle events of `collector.on(...)`; every handler gets the session's info at that moment. */
 export interface LifecycleEvents {
@@ -109,3 +109,40 @@ export class LifecycleEmitter {
     }
   }
 }
+
+/**
+ * Turns the change feed into lifecycle events: `sessionStart`, `pageStart`, `pageEnd`, `login`,
+ * `logout`, `sessionEnd`. The session's info is built only when someone listens.
+ */
+export class HooksConsumer implements FeedConsumer {
+  constructor(
+    private readonly emitter: LifecycleEmitter,
+    /** The thirteen keys of a session at `now` (the query layer's view, injected). */
+    private readonly toInfo: (session: SessionRecord, now: number) => SessionInfo,
+    private readonly now: () => number,
+  ) {}
+
+  upsert(session: SessionRecord, changed: ChangeSet, _bytesRaised: number, pageId: string | null): void {
+    // Restored sessions were started by an earlier run: no event.
+    if ((changed & (Changed.created | Changed.pageOpened | PAGE_LEFT_OR_IDENTITY)) === 0 || (changed & Changed.restored) !== 0) return;
+    const emitter = this.emitter;
+    let info: SessionInfo | null = null;
+    const infoNow = (): SessionInfo => (info ??= this.toInfo(session, this.now()));
+    if ((changed & Changed.created) !== 0 && emitter.wants("sessionStart")) emitter.emit("sessionStart", infoNow());
+    if ((changed & Changed.pageOpened) !== 0 && pageId !== null && emitter.wants("pageStart")) emitter.emit("pageStart", infoNow(), pageId);
+    const pageEnd = pageEndReasonOf(changed);
+    if (pageEnd !== null && pageId !== null && emitter.wants("pageEnd")) emitter.emit("pageEnd", infoNow(), pageId, pageEnd);
+    if ((changed & Changed.login) !== 0 && emitter.wants("login")) emitter.emit("login", infoNow());
+    if ((changed & Changed.logout) !== 0 && emitter.wants("logout")) emitter.emit("logout", infoNow());
+  }
+
+  remove(session: SessionRecord, reason: SessionEndReason, endedAt: number): void {
+    const emitter = this.emitter;
+    if (!emitter.wants("sessionEnd") && !emitter.wants("pageEnd")) return;
+    const info = this.toInfo(session, endedAt);
+    for (const pageId of session.pages.keys()) emitter.emit("pageEnd", info, pageId, "session-ended");
+    emitter.emit("sessionEnd", info, reason);
+  }
+}
+
+const PAGE_LEFT_OR_IDENTITY = Changed.pageLeftBye | Changed.pageLeftGrace | Changed.pageLeftClosed | Changed.login | Changed.logout;
