@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { aggregateIngest, detailSections, ingestTable, markdownTable, verdictRows } from "./lib/report.mjs";
+import { machineBusy, machineLoad, readPreviousResults, renderResultsMd } from "./lib/results-md.mjs";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const rootDir = join(benchDir, "..");
@@ -21,19 +22,27 @@ const { values: flags } = parseArgs({
     "no-build": { type: "boolean", default: false },
     reps: { type: "string" },
     out: { type: "string" },
+    "storm-agents": { type: "string" },
+    "restart-agents": { type: "string" },
+    "no-results-md": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 
 if (flags.help) {
-  console.log(`usage: node bench/run.mjs [--quick] [--only ingest,query,storm,size,wire] [--reps N] [--no-build] [--out FILE.json]
+  console.log(`usage: node bench/run.mjs [--quick] [--only ingest,query,storm,restart,size,wire,profile] [--reps N] [--no-build] [--out FILE.json]
 
-  --quick     smoke run (small sizes, short windows; under 3 minutes): checks that every
-              benchmark runs and produces numbers, not that targets are met
-  --only      run only these benchmarks
-  --reps      repetitions of each ingest run (median is reported); default 3 full, 1 quick
-  --no-build  never run "pnpm -r build"; fail if a package is not built
-  --out       write the JSON here instead of bench/results/latest.json (quick.json with --quick)`);
+  --quick           smoke run (small sizes, short windows; under a minute): checks that every
+                    benchmark runs and produces numbers, not that targets are met
+  --only            run only these benchmarks (a partial run never writes RESULTS.md); "profile"
+                    (full runs only) profiles the collector at the largest ingest tier
+  --reps            repetitions of each ingest run (median is reported); default 3 full, 1 quick
+  --storm-agents    agents in the reconnect storm; default 10000 full, 200 quick
+  --restart-agents  agents in the SIGKILL restart; default 1000 full, 100 quick
+  --no-build        never run "pnpm -r build"; fail if a package is not built
+  --no-results-md   a full run of every benchmark does not rewrite bench/RESULTS.md
+  --out             write the JSON here instead of bench/results/latest.json (quick.json with
+                    --quick); RESULTS.md is not written either`);
   process.exit(0);
 }
 
@@ -46,7 +55,13 @@ const FULL = {
   measureMs: 20_000,
   reps: 3,
   query: { sessions: 100_000, users: 1_000, projects: 50, iterations: 2_000, scanIterations: 40, httpRequests: 400, httpScanRequests: 10 },
-  storm: { agents: 10_000, deadlineMs: 120_000 },
+  // settleMs: from the last welcome to the restart; longer than the agent's 5 s "stable connection"
+  // threshold, so every agent starts its backoff from scratch, as pages connected for a while do.
+  storm: { agents: 10_000, deadlineMs: 120_000, settleMs: 6_000 },
+  restart: { agents: 1_000, restartDelayMs: 1_000, deadlineMs: 120_000, settleMs: 6_000 },
+  // One more collector ingest run at the largest tier under the sampling profiler: RESULTS.md
+  // shows where the collector's time goes beside the figures it explains.
+  profile: { server: "collector", top: 15 },
 };
 const QUICK = {
   mode: "quick",
@@ -57,13 +72,23 @@ const QUICK = {
   measureMs: 2_000,
   reps: 1,
   query: { sessions: 5_000, users: 50, projects: 10, iterations: 200, scanIterations: 5, httpRequests: 40, httpScanRequests: 2 },
-  storm: { agents: 200, deadlineMs: 30_000 },
+  storm: { agents: 200, deadlineMs: 30_000, settleMs: 6_000 },
+  restart: { agents: 100, restartDelayMs: 1_000, deadlineMs: 30_000, settleMs: 6_000 },
+  profile: null,
 };
 const config = { ...(flags.quick ? QUICK : FULL) };
 if (flags.reps) config.reps = Math.max(1, Number(flags.reps));
-const ALL = ["wire", "size", "query", "ingest", "storm"];
+if (flags["storm-agents"]) config.storm = { ...config.storm, agents: positiveInteger("--storm-agents", flags["storm-agents"]) };
+if (flags["restart-agents"]) config.restart = { ...config.restart, agents: positiveInteger("--restart-agents", flags["restart-agents"]) };
+const ALL = ["wire", "size", "query", "ingest", "storm", "restart", "profile"];
 const selected = flags.only ? flags.only.split(",").map((s) => s.trim()) : ALL;
 for (const name of selected) if (!ALL.includes(name)) fail(2, `unknown benchmark "${name}"; choose from ${ALL.join(", ")}`);
+
+function positiveInteger(flag, text) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) fail(2, `${flag} takes a positive integer, not "${text}"`);
+  return n;
+}
 
 function fail(code, message) {
   console.error(`bench: ${message}`);
@@ -168,6 +193,7 @@ async function main() {
   const runId = new Date().toISOString().replace(/[:.]/g, "-");
   const logDir = join(resultsDir, "logs", runId);
   mkdirSync(logDir, { recursive: true });
+  const loadBefore = machineLoad();
   const results = { meta: machine(), config: { ...config, selected }, build: null };
   log(`${config.mode} run: ${selected.join(", ")}; node ${results.meta.node}, ${results.meta.nproc} cores, load ${results.meta.loadAverageAtStart.join(" ")}`);
   results.build = ensureBuilt();
@@ -233,8 +259,29 @@ async function main() {
       return runStorm({ ...config.storm, logDir });
     });
   }
+  if (selected.includes("restart")) {
+    const { runRestart } = await import("./benchmarks/storm.mjs");
+    results.restart = await guard("restart", async () => {
+      if (needCollector) throw new Error(needCollector);
+      return runRestart({ ...config.restart, logDir });
+    });
+  }
 
-  results.meta.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+  if (selected.includes("profile") && config.profile) {
+    const { runIngest } = await import("./benchmarks/ingest.mjs");
+    const { summarizeProfile } = await import("./lib/cpuprofile.mjs");
+    const pages = Math.max(...config.ingestPages);
+    results.profile = await guard(`profile ${config.profile.server} ${pages} pages`, async () => {
+      if (needCollector) throw new Error(needCollector);
+      const path = join(logDir, `profile-${config.profile.server}-${pages}.cpuprofile`);
+      const run = await runIngest({ server: config.profile.server, pages, heartbeatIntervalMs: config.heartbeatIntervalMs, warmupMs: config.warmupMs, measureMs: config.measureMs, logDir, tag: "-profile", profileWindowTo: path });
+      return { server: run.label, pages: run.pages, heartbeatRate: run.heartbeatRate, cpuPerHeartbeatUs: run.cpuPerHeartbeatUs, profile: path, summary: summarizeProfile(path, { top: config.profile.top }) };
+    });
+  }
+
+  const loadAfter = machineLoad();
+  results.meta.loadAverageAtEnd = loadAfter.loadAverage;
+  results.meta.machineBusy = machineBusy(loadBefore, loadAfter);
   results.meta.durationS = Math.round((Date.now() - started) / 1000);
   results.verdicts = verdictRows(results);
   // A smoke run never overwrites the full run's figures.
@@ -255,6 +302,13 @@ async function main() {
   if (!flags.out) writeFileSync(outMd, md);
   console.log(`\n${markdownTable(results.verdicts)}\n`);
   log(`wrote ${outJson}${flags.out ? "" : ` and ${outMd}`} (${results.meta.durationS} s)`);
+  // Only a full run of every benchmark speaks for the code: it alone rewrites RESULTS.md,
+  // with the figures of the run it replaces beside its own.
+  if (config.mode === "full" && !flags.only && !flags.out && !flags["no-results-md"]) {
+    const resultsMd = join(benchDir, "RESULTS.md");
+    writeFileSync(resultsMd, renderResultsMd(results, readPreviousResults(resultsMd)));
+    log(`wrote ${resultsMd}`);
+  }
   const errors = results.verdicts.filter((r) => r.verdict === "ERROR");
   if (errors.length > 0) {
     console.error(`bench: ${errors.length} figure(s) could not be measured: ${errors.map((e) => e.figure).join("; ")}`);

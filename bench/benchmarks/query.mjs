@@ -88,7 +88,7 @@ export async function runQuery({ sessions, users, projects, iterations, scanIter
       users,
       projects,
       fillMs: Math.round(ready.fillMs),
-      filled: "through the public store API (collector.store.put, as the session model does), createMemoryStore() passed as createCollector({ store })",
+      filled: "through the public persistence port (a SessionPersistence whose open() returns them, as a store restores sessions after a restart)",
       heapAfterFill: memory.heapUsed,
       rssAfterFill: memory.rss,
       filters: { username: chosenUser, project: queries.project[1], both: [chosenUser, chosenProject], wildcard },

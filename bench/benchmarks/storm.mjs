@@ -1,8 +1,9 @@
-// Benchmark 4: reconnect storm. N real agents (Node, `ws`) are connected to a
-// collector; the collector is restarted (graceful stop, then a new process on
-// the same port, data dir and secret); we time until every agent has been
-// welcomed again with the same session id. In the same run, a bare ws server
-// is timed accepting N connections opened at once.
+// Benchmark 4: reconnect storm and restart. N real agents (Node, `ws`) are
+// connected to a collector; the collector is restarted on the same port, data
+// dir and secret, either gracefully (4a, the storm: timed until every agent is
+// welcomed again with the same session id, against a bare ws server accepting
+// N connections opened at once) or by SIGKILL and a new process 1 s later (4b:
+// p50/p99 of each agent's resume, as a deploy that crashes would see it).
 import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -72,17 +73,20 @@ function startCollector({ port, dataDir, secret, logDir, name }) {
   });
 }
 
-export async function runStorm({ agents: count, deadlineMs, logDir }) {
-  const baseline = await baselineAccept({ count, logDir });
-  if (baseline.connected < count) throw new Error(`the bare ws baseline accepted only ${baseline.connected} of ${count} connections`);
-
+/**
+ * Starts `count` real agents against a collector, restarts the collector (`how`: "graceful" =
+ * collector.close() then a new process; "kill" = SIGKILL, then a new process `restartDelayMs`
+ * after the kill) and times, from the moment the new collector listens, each agent's welcome
+ * with its old session id.
+ */
+async function restartCycle({ count, how, restartDelayMs = 0, settleMs, deadlineMs, logDir, name }) {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(logDir, "storm-data-"));
+  const dataDir = mkdtempSync(join(logDir, `${name}-data-`));
   const secret = randomBytes(32).toString("base64url");
-  let collector = startCollector({ port, dataDir, secret, logDir, name: "collector1" });
+  let collector = startCollector({ port, dataDir, secret, logDir, name: `${name}-collector1` });
   const parts = shares(count);
   const agentProcs = parts.map((_, i) =>
-    startChild(here("../loadgen/agents.mjs"), { execArgv: ["--max-old-space-size=4096"], logFile: join(logDir, `storm-agents${i}.log`), lifetimeMs: 10 * 60_000 }),
+    startChild(here("../loadgen/agents.mjs"), { execArgv: ["--max-old-space-size=4096"], logFile: join(logDir, `${name}-agents${i}.log`), lifetimeMs: 10 * 60_000 }),
   );
   const all = (cmd, args = {}, timeoutMs = 60_000) => Promise.all(agentProcs.map((p, i) => p.request(cmd, typeof args === "function" ? args(i) : args, timeoutMs)));
   try {
@@ -91,15 +95,27 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
     const startedParts = await all("start", (i) => ({ url, count: parts[i].count, sources: parts[i].sources, ratePerSecond: 1_000 / parts.length, timeoutMs: 180_000 }), 300_000);
     const started = { welcomed: startedParts.reduce((s, p) => s + p.welcomed, 0), elapsedMs: Math.max(...startedParts.map((p) => p.elapsedMs)) };
     if (started.welcomed < count) throw new Error(`only ${started.welcomed} of ${count} agents were welcomed before the restart`);
-    // Let every agent settle (first heartbeats, snapshot written) before the restart.
-    await sleep(3_000);
+    // Let every agent settle (first heartbeats, snapshot written) before the restart, and stay
+    // connected longer than the agent's "stable connection" threshold (5 s): a connection dropped
+    // sooner continues its backoff instead of starting it over, which pages connected for a while
+    // never see.
+    await sleep(settleMs);
     await all("mark");
 
     const stopAt = Date.now();
-    const { closeMs } = await collector.request("close", { profileTo: join(logDir, "storm-collector-close.cpuprofile") }, 60_000);
-    await collector.stop(30_000);
+    let closeMs = null;
+    let closeProfile = null;
+    if (how === "graceful") {
+      closeMs = (await collector.request("close", { profileTo: join(logDir, `${name}-collector-close.cpuprofile`) }, 60_000)).closeMs;
+      await collector.stop(30_000);
+      closeProfile = summarizeProfile(join(logDir, `${name}-collector-close.cpuprofile`), { top: 8 });
+    } else {
+      await collector.kill("SIGKILL");
+      const wait = stopAt + restartDelayMs - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
     const stoppedAt = Date.now();
-    collector = startCollector({ port, dataDir, secret, logDir, name: "collector2" });
+    collector = startCollector({ port, dataDir, secret, logDir, name: `${name}-collector2` });
     const ready2 = await collector.once("ready", 60_000);
     const readyAt = ready2.readyAt ?? Date.now();
     const cpuAtReady = await collector.request("cpu");
@@ -120,6 +136,7 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
       attemptsAfterMark: detailParts.flatMap((p) => p.attemptsAfterMark),
       firstAttempts: detailParts.flatMap((p) => p.firstAttempts),
       handshakeMs: detailParts.flatMap((p) => p.handshakeMs),
+      closeCodes: mergeCounts(detailParts.map((p) => p.closeCodes ?? {})),
       cpuMs: detailParts.reduce((s, p) => s + p.cpuMs, 0),
       loopDelayMs: { p99: Math.max(...detailParts.map((p) => p.loopDelayMs.p99)), max: Math.max(...detailParts.map((p) => p.loopDelayMs.max)) },
     };
@@ -132,13 +149,14 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
     return {
       agents: count,
       agentKind: "real agent (@sessionlens/agent startAgent in Node with the ws WebSocket)",
-      baselineAcceptMs: baseline.acceptMs,
-      baseline,
+      how,
+      restartDelayMs: how === "kill" ? restartDelayMs : null,
       initialConnectMs: started.elapsedMs,
       stopMs: stoppedAt - stopAt,
-      closeMs: round(closeMs, 0),
-      closeProfile: summarizeProfile(join(logDir, "storm-collector-close.cpuprofile"), { top: 8 }),
+      closeMs: closeMs === null ? null : round(closeMs, 0),
+      closeProfile,
       downMs: readyAt - stoppedAt,
+      listeningAfterStopMs: readyAt - stopAt,
       resumeAllMs,
       resumeP50Ms: percentile(resumeFromReady, 50),
       resumeP99Ms: percentile(resumeFromReady, 99),
@@ -147,6 +165,8 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
       changedIds: details.changed,
       notResumed: details.pending,
       lost: details.changed + details.pending,
+      // How the agents saw the old collector go: close codes of the sockets it closed.
+      closeCodes: details.closeCodes,
       handshakeMs: { p50: percentile(details.handshakeMs, 50), p99: percentile(details.handshakeMs, 99), max: Math.max(...details.handshakeMs) },
       // Who was busy while agents came back: the restarted collector, or the process running the agents.
       collectorCpuMs: round(collectorCpuMs, 0),
@@ -158,12 +178,30 @@ export async function runStorm({ agents: count, deadlineMs, logDir }) {
       histogram: histogram(resumeFromReady, bucketMs),
       firstAttemptHistogram: histogram(details.firstAttempts.map((t) => t - stopAt), bucketMs),
       histogramBucketMs: bucketMs,
-      note: "times from the moment the restarted collector was listening; first attempts from the moment the old one was told to stop",
-      ratio: round(resumeAllMs / baseline.acceptMs, 2),
+      note: "times from the moment the restarted collector was listening; first attempts from the moment the old one was told to stop (or killed)",
     };
   } finally {
     await Promise.all(agentProcs.map((p) => p.stop(15_000)));
     await collector.stop(15_000);
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+function mergeCounts(list) {
+  const out = {};
+  for (const counts of list) for (const [key, n] of Object.entries(counts)) out[key] = (out[key] ?? 0) + n;
+  return out;
+}
+
+/** Benchmark 4: graceful restart of a collector holding `agents` agents, against a bare ws server's accept time. */
+export async function runStorm({ agents: count, deadlineMs, settleMs = 6_000, logDir }) {
+  const baseline = await baselineAccept({ count, logDir });
+  if (baseline.connected < count) throw new Error(`the bare ws baseline accepted only ${baseline.connected} of ${count} connections`);
+  const cycle = await restartCycle({ count, how: "graceful", settleMs, deadlineMs, logDir, name: "storm" });
+  return { ...cycle, baselineAcceptMs: baseline.acceptMs, baseline, ratio: round(cycle.resumeAllMs / baseline.acceptMs, 2) };
+}
+
+/** Benchmark 4b: SIGKILL, a new collector `restartDelayMs` later; p50/p99 of each session's resume. */
+export async function runRestart({ agents: count, restartDelayMs, deadlineMs, settleMs = 6_000, logDir }) {
+  return restartCycle({ count, how: "kill", restartDelayMs, settleMs, deadlineMs, logDir, name: "restart" });
 }

@@ -9,6 +9,7 @@ const fmtMs = (v) => (Number.isFinite(v) ? `${round(v, 3)} ms` : "n/a");
 const fmtBytes = (v) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString("en-US")} B` : "n/a");
 const fmtMiB = (v) => (Number.isFinite(v) ? `${round(v / 1024 / 1024, 0).toLocaleString("en-US")} MiB` : "n/a");
 const fmtRatio = (v) => (Number.isFinite(v) ? `${round(v, 2)}x` : "n/a");
+const fmtS = (v) => (Number.isFinite(v) ? `${round(v / 1000, 1)} s` : "n/a");
 
 function verdict(ok) {
   if (ok === null || ok === undefined) return "n/a";
@@ -46,12 +47,15 @@ export function aggregateIngest(runs) {
 /** Every figure of the issue as a row: what was measured, the target, the verdict. */
 export function verdictRows(results) {
   const rows = [];
-  const add = (section, figure, measured, target, ok, detail = "") => rows.push({ section, figure, measured, target, verdict: verdict(ok), detail });
-  const error = (section, figure, message) => rows.push({ section, figure, measured: "ERROR", target: "", verdict: "ERROR", detail: message });
+  // `key` names the figure across runs (RESULTS.md shows the previous run's figure beside each row);
+  // `value` is its number in the unit of the target.
+  const add = (key, section, figure, measured, target, ok, value = null) =>
+    rows.push({ key, section, figure, measured, target, verdict: verdict(ok), detail: "", value: Number.isFinite(value) ? value : null });
+  const error = (section, figure, message) => rows.push({ key: null, section, figure, measured: "ERROR", target: "", verdict: "ERROR", detail: message, value: null });
 
   // 1 and 2: ingest and memory
   const agg = results.ingest?.aggregate ?? {};
-  for (const tier of results.config?.ingestPages ?? []) {
+  for (const tier of results.ingest ? (results.config?.ingestPages ?? []) : []) {
     const a = agg[`ws:${tier}`];
     const b = agg[`collector:${tier}`];
     const c = agg[`socketio:${tier}`];
@@ -62,28 +66,29 @@ export function verdictRows(results) {
     }
     if (a && b) {
       const r = b.cpuPerHeartbeatUs / a.cpuPerHeartbeatUs;
-      add("1. Ingest", `(b)/(a) CPU per heartbeat, ${label}${pagesNote}`, `${fmtRatio(r)} (b ${fmtUs(b.cpuPerHeartbeatUs)}, a ${fmtUs(a.cpuPerHeartbeatUs)})`, "<= 1.3x", r <= 1.3);
+      add(`ingest.ba.${tier}`, "1. Ingest", `(b)/(a) CPU per heartbeat, ${label}${pagesNote}`, `${fmtRatio(r)} (b ${fmtUs(b.cpuPerHeartbeatUs)}, a ${fmtUs(a.cpuPerHeartbeatUs)})`, "<= 1.15x", r <= 1.15, r);
     }
     if (b && c) {
       const r = b.cpuPerHeartbeatUs / c.cpuPerHeartbeatUs;
-      add("1. Ingest", `(b)/(c) CPU per heartbeat, ${label}${pagesNote}`, `${fmtRatio(r)} (b ${fmtUs(b.cpuPerHeartbeatUs)}, c ${fmtUs(c.cpuPerHeartbeatUs)})`, "<= 0.5x", r <= 0.5);
+      // Context only (issue 14): the bare ws floor is the limit that counts.
+      add(`ingest.bc.${tier}`, "1. Ingest", `(b)/(c) CPU per heartbeat, ${label}${pagesNote} (context: SessionLens vs Socket.IO)`, `${fmtRatio(r)} (b ${fmtUs(b.cpuPerHeartbeatUs)}, c ${fmtUs(c.cpuPerHeartbeatUs)})`, "-", null, r);
     }
     if (a && c) {
-      add("1. Ingest", `(a)/(c) CPU per heartbeat, ${label} (context: the floor vs Socket.IO)`, fmtRatio(a.cpuPerHeartbeatUs / c.cpuPerHeartbeatUs), "-", null);
+      add(`ingest.ac.${tier}`, "1. Ingest", `(a)/(c) CPU per heartbeat, ${label} (context: the floor vs Socket.IO)`, fmtRatio(a.cpuPerHeartbeatUs / c.cpuPerHeartbeatUs), "-", null, a.cpuPerHeartbeatUs / c.cpuPerHeartbeatUs);
     }
     if (a && b) {
       const extra = b.heapPerPage - a.heapPerPage;
-      add("2. Memory", `heap per page (b) - (a), ${label}${pagesNote}`, `${fmtBytes(extra)} (b ${fmtBytes(b.heapPerPage)}, a ${fmtBytes(a.heapPerPage)})`, "<= 1,024 B", extra <= KB);
+      add(`memory.heap.${tier}`, "2. Memory", `heap per page (b) - (a), ${label}${pagesNote}`, `${fmtBytes(extra)} (b ${fmtBytes(b.heapPerPage)}, a ${fmtBytes(a.heapPerPage)})`, "<= 1,024 B", extra <= KB, extra);
     }
     if (b && c) {
       const rh = b.heapPerPage / c.heapPerPage;
-      add("2. Memory", `(b)/(c) heap per page, ${label}`, `${fmtRatio(rh)} (c ${fmtBytes(c.heapPerPage)})`, "<= 0.5x", rh <= 0.5);
+      add(`memory.heapbc.${tier}`, "2. Memory", `(b)/(c) heap per page, ${label}`, `${fmtRatio(rh)} (c ${fmtBytes(c.heapPerPage)})`, "<= 0.5x", rh <= 0.5, rh);
       const rr = b.rssPerPage / c.rssPerPage;
-      add("2. Memory", `(b)/(c) RSS per page, ${label}`, `${fmtRatio(rr)} (b ${fmtBytes(b.rssPerPage)}, c ${fmtBytes(c.rssPerPage)})`, "<= 0.5x", rr <= 0.5);
+      add(`memory.rssbc.${tier}`, "2. Memory", `(b)/(c) RSS per page, ${label}`, `${fmtRatio(rr)} (b ${fmtBytes(b.rssPerPage)}, c ${fmtBytes(c.rssPerPage)})`, "<= 0.5x", rr <= 0.5, rr);
     }
     if (a && b && c && tier === Math.max(...results.config.ingestPages)) {
       for (const [name, x] of [["(a)", a], ["(b)", b], ["(c)", c]]) {
-        add("2. Memory", `RSS at 100,000 pages, ${name} (extrapolated from ${label})`, fmtMiB(x.rssBase + 100_000 * x.rssPerPage), "stated", null);
+        add(`memory.rss100k.${name}`, "2. Memory", `RSS at 100,000 pages, ${name} (extrapolated from ${label})`, fmtMiB(x.rssBase + 100_000 * x.rssPerPage), "stated", null, (x.rssBase + 100_000 * x.rssPerPage) / 2 ** 20);
       }
     }
   }
@@ -94,21 +99,25 @@ export function verdictRows(results) {
   if (q?.error) error("3. Query", "getSessionInfo latency", q.error);
   else if (q) {
     const ip = q.inProcess;
-    add("3. Query", `in-process p99, by username (${q.matches.username} matches)`, fmtMs(ip.username.p99), "<= 1 ms", ip.username.p99 <= 1);
+    add("query.inprocess.username", "3. Query", `in-process p99, by username (${q.matches.username} matches)`, fmtMs(ip.username.p99), "<= 1 ms", ip.username.p99 <= 1, ip.username.p99);
     const scan = ip.unfiltered.p99;
-    add("3. Query", "in-process p99 by username / full scan (unfiltered) p99", `${round(ip.username.p99 / scan, 4)} (scan ${fmtMs(scan)})`, "<= 0.05", ip.username.p99 / scan <= 0.05);
+    add("query.scanratio", "3. Query", "in-process p99 by username / full scan (unfiltered) p99", `${round(ip.username.p99 / scan, 4)} (scan ${fmtMs(scan)})`, "<= 0.05", ip.username.p99 / scan <= 0.05, ip.username.p99 / scan);
     for (const name of ["username", "project", "both", "wildcard"]) {
       const h = q.http[name];
-      add("3. Query", `HTTP p99, ${name} (${q.matches[name]} matches)`, fmtMs(h.p99), "<= 20 ms", h.p99 <= 20);
+      add(`query.http.${name}`, "3. Query", `HTTP p99, ${name} (${q.matches[name]} matches)`, fmtMs(h.p99), "<= 20 ms", h.p99 <= 20, h.p99);
     }
+    const full = q.http.unfiltered;
+    add("query.http.unfiltered", "3. Query", `HTTP p99, unfiltered (${q.matches.unfiltered.toLocaleString("en-US")} sessions, to the last byte)`, fmtMs(full.p99), "<= 60 ms", full.p99 <= 60, full.p99);
     const s = q.streaming;
     const streamed = s.chunked && s.largestWriteBytes <= 1024 * 1024;
     add(
+      "query.streamed",
       "3. Query",
       `unfiltered HTTP answer (${q.sessions.toLocaleString("en-US")} sessions, ${fmtMiB(s.bodyBytes)}) streamed`,
       `largest single write ${fmtBytes(s.largestWriteBytes)} in ${s.writes.toLocaleString("en-US")} writes; ${s.chunked ? "chunked" : `Content-Length ${s.contentLength}`}; first byte ${fmtMs(s.ttfbMs)}, last ${fmtMs(s.totalMs)}`,
       "no giant string (largest write <= 1 MiB, chunked)",
       streamed,
+      s.largestWriteBytes,
     );
   }
 
@@ -118,13 +127,26 @@ export function verdictRows(results) {
   else if (st) {
     const r = st.resumeAllMs / st.baselineAcceptMs;
     add(
+      "storm.ratio",
       "4. Reconnect storm",
       `all ${st.agents.toLocaleString("en-US")} sessions resumed / bare ws accepting ${st.agents.toLocaleString("en-US")} connections`,
       `${fmtRatio(r)} (${fmtMs(st.resumeAllMs)} vs ${fmtMs(st.baselineAcceptMs)})`,
       "<= 1.5x",
       r <= 1.5,
+      r,
     );
-    add("4. Reconnect storm", "sessions lost (new id or never resumed)", String(st.lost), "0", st.lost === 0);
+    add("storm.lost", "4. Reconnect storm", "sessions lost (new id or never resumed)", String(st.lost), "0", st.lost === 0, st.lost);
+  }
+
+  // 4b: SIGKILL and restart
+  const rs = results.restart;
+  if (rs?.error) error("4. Restart", "resume time after SIGKILL", rs.error);
+  else if (rs) {
+    const n = rs.agents.toLocaleString("en-US");
+    const after = `SIGKILL, new collector ${fmtS(rs.restartDelayMs)} later`;
+    add("restart.p50", "4. Restart", `p50 from the new collector listening to a session resumed, ${n} agents (${after})`, fmtMs(rs.resumeP50Ms), "stated", null, rs.resumeP50Ms);
+    add("restart.p99", "4. Restart", `p99 from the new collector listening to a session resumed, ${n} agents (${after})`, fmtMs(rs.resumeP99Ms), "<= 3 s", rs.resumeP99Ms <= 3_000, rs.resumeP99Ms);
+    add("restart.lost", "4. Restart", "sessions lost after SIGKILL (new id or never resumed)", String(rs.lost), "0", rs.lost === 0, rs.lost);
   }
 
   // 5: agent cost
@@ -135,13 +157,13 @@ export function verdictRows(results) {
     const peers = sz.peers.filter((p) => !p.error);
     if (ours.error) error("5. Agent cost", "SessionLens IIFE min+gzip", ours.error);
     else {
-      add("5. Agent cost", "SessionLens IIFE, min+gzip -9", fmtBytes(ours.gzipBytes), "<= 16 KB (16,384 B)", ours.gzipBytes <= 16 * KB);
+      add("size.iife", "5. Agent cost", "SessionLens IIFE, min+gzip -9", fmtBytes(ours.gzipBytes), "<= 16 KB (16,384 B)", ours.gzipBytes <= 16 * KB, ours.gzipBytes);
       const smallest = peers.reduce((m, p) => (p.gzipBytes < m.gzipBytes ? p : m), peers[0] ?? { gzipBytes: Infinity, name: "none" });
-      add("5. Agent cost", `smaller than every peer (smallest: ${smallest.name}, ${fmtBytes(smallest.gzipBytes)})`, `${fmtRatio(ours.gzipBytes / smallest.gzipBytes)} of the smallest`, "< 1x of each", peers.every((p) => ours.gzipBytes < p.gzipBytes));
+      add("size.peers", "5. Agent cost", `smaller than every peer (smallest: ${smallest.name}, ${fmtBytes(smallest.gzipBytes)})`, `${fmtRatio(ours.gzipBytes / smallest.gzipBytes)} of the smallest`, "< 1x of each", peers.every((p) => ours.gzipBytes < p.gzipBytes), ours.gzipBytes / smallest.gzipBytes);
     }
     for (const p of sz.peers) {
       if (p.error) error("5. Agent cost", p.name, p.error);
-      else add("5. Agent cost", `${p.name}, min+gzip -9`, fmtBytes(p.gzipBytes), "-", null);
+      else add(`size.peer.${p.name}`, "5. Agent cost", `${p.name}, min+gzip -9`, fmtBytes(p.gzipBytes), "-", null, p.gzipBytes);
     }
   }
   const w = results.wire;
@@ -149,23 +171,30 @@ export function verdictRows(results) {
   else if (w) {
     const hb = w.agent?.heartbeatWire ?? w.codec.heartbeatWire;
     const source = w.agent?.heartbeatWire ? "real agent" : "shared codec";
-    add("5. Agent cost", `bytes on the wire per heartbeat (${source}; payload ${w.agent?.heartbeatPayload ?? w.codec.heartbeatPayload} B + WebSocket header)`, fmtBytes(hb), "<= 64 B", hb <= 64);
-    add("5. Agent cost", "bytes on the wire per hello (desktop Chrome UA, no token)", fmtBytes(w.codec.helloWire), "-", null);
-    if (w.agent?.helloWire) add("5. Agent cost", "bytes on the wire per hello (real agent in Node)", fmtBytes(w.agent.helloWire), "-", null);
-    add("5. Agent cost", "bytes on the wire per hello with resume credential + JWT", fmtBytes(w.codec.helloResumeTokenWire), "-", null);
+    add("wire.heartbeat", "5. Agent cost", `bytes on the wire per heartbeat (${source}; payload ${w.agent?.heartbeatPayload ?? w.codec.heartbeatPayload} B + WebSocket header)`, fmtBytes(hb), "<= 64 B", hb <= 64, hb);
+    add("wire.hello", "5. Agent cost", "bytes on the wire per hello (desktop Chrome UA, no token)", fmtBytes(w.codec.helloWire), "-", null, w.codec.helloWire);
+    if (w.agent?.helloWire) add("wire.hello.agent", "5. Agent cost", "bytes on the wire per hello (real agent in Node)", fmtBytes(w.agent.helloWire), "-", null, w.agent.helloWire);
+    add("wire.hello.resume", "5. Agent cost", "bytes on the wire per hello with resume credential + JWT", fmtBytes(w.codec.helloResumeTokenWire), "-", null, w.codec.helloResumeTokenWire);
     if (w.agent?.error) error("5. Agent cost", "real agent frames", w.agent.error);
-    if (w.socketIo && !w.socketIo.error) add("5. Agent cost", "Socket.IO event with the same heartbeat fields (context)", fmtBytes(w.socketIo.heartbeat), "-", null);
+    if (w.socketIo && !w.socketIo.error) add("wire.socketio", "5. Agent cost", "Socket.IO event with the same heartbeat fields (context)", fmtBytes(w.socketIo.heartbeat), "-", null, w.socketIo.heartbeat);
   }
 
-  rows.push({ section: "6. Redis store", figure: "ingest with Redis store vs in-memory", measured: "not measured", target: "<= 2x", verdict: "n/a", detail: "there is no Redis store in this release" });
+  rows.push({ key: "redis", value: null, section: "6. Redis store", figure: "ingest with Redis store vs in-memory", measured: "not measured", target: "<= 2x", verdict: "n/a", detail: "there is no Redis store in this release" });
   return rows;
 }
 
-export function markdownTable(rows) {
-  const lines = ["| benchmark | figure | measured | target | verdict |", "| --- | --- | --- | --- | --- |"];
+/**
+ * The verdict table. With `previous` (see lib/results-md.mjs: a function from a row to the previous
+ * run's measured text, or undefined), a column shows what the same figure measured last time.
+ */
+export function markdownTable(rows, previous = null) {
+  const lines = previous
+    ? ["| benchmark | figure | measured | previous run | target | verdict |", "| --- | --- | --- | --- | --- | --- |"]
+    : ["| benchmark | figure | measured | target | verdict |", "| --- | --- | --- | --- | --- |"];
   for (const row of rows) {
     const detail = row.detail ? ` — ${row.detail}` : "";
-    lines.push(`| ${row.section} | ${row.figure} | ${row.measured}${detail} | ${row.target} | **${row.verdict}** |`);
+    const before = previous ? ` ${previous(row) ?? "-"} |` : "";
+    lines.push(`| ${row.section} | ${row.figure} | ${row.measured}${detail} |${before} ${row.target} | **${row.verdict}** |`);
   }
   return lines.join("\n");
 }
@@ -198,7 +227,62 @@ function textHistogram(buckets, width = 40) {
     .join("\n");
 }
 
-/** Query, storm, size and wire details under the verdict table. */
+/** Self time by package and the hottest functions of a summarised CPU profile (lib/cpuprofile.mjs). */
+function profileTables(summary) {
+  return [
+    "| package | self time | share |",
+    "| --- | --- | --- |",
+    ...summary.byCategory.map((c) => `| ${c.name} | ${fmtMs(c.selfMs)} | ${c.pct} % |`),
+    "",
+    "| function | where | self time | share |",
+    "| --- | --- | --- | --- |",
+    ...summary.top.map((f) => `| \`${f.function || "(anonymous)"}\` | \`${f.location}\` | ${fmtMs(f.selfMs)} | ${f.pct} % |`),
+    "",
+  ];
+}
+
+/** The details of a restart cycle (4a storm, 4b SIGKILL): timings, who was busy, the histograms. */
+function restartSection(title, st) {
+  const n = st.agents.toLocaleString("en-US");
+  const codes = Object.entries(st.closeCodes ?? {})
+    .sort((x, y) => y[1] - x[1])
+    .map(([code, count]) => `${count.toLocaleString("en-US")} × ${code}`)
+    .join(", ");
+  const stop =
+    st.how === "kill"
+      ? `- old collector SIGKILLed; new collector started ${fmtMs(st.stopMs)} after the kill and listening ${fmtMs(st.downMs)} after that (${fmtMs(st.listeningAfterStopMs)} after the kill)`
+      : `- old collector's graceful stop: ${fmtMs(st.stopMs)} (of which \`collector.close()\` ${fmtMs(st.closeMs)}); new collector listening ${fmtMs(st.downMs)} after that`;
+  return [
+    `## ${title}`,
+    "",
+    `${n} agents: ${st.agentKind}, in ${st.agentProcesses} process(es).`,
+    "",
+    ...(Number.isFinite(st.baselineAcceptMs) ? [`- bare ws server accepting ${n} connections opened at once: **${fmtMs(st.baselineAcceptMs)}**`] : []),
+    stop,
+    ...(codes ? [`- how the agents' sockets to the old collector ended (close codes): ${codes}`] : []),
+    `- from the new collector listening: first resumes at ~${fmtMs(st.histogram.find((b) => b.count > 0)?.from)}, **p50 ${fmtMs(st.resumeP50Ms)}, p99 ${fmtMs(st.resumeP99Ms)}**, all ${st.resumed.toLocaleString("en-US")} resumed after ${fmtMs(st.resumeAllMs)} (${fmtMs(st.resumeAllFromStopMs)} after the stop began)`,
+    `- lost: ${st.lost} (${st.changedIds} with a new id, ${st.notResumed} never welcomed)`,
+    `- connection attempts per agent after the restart: p50 ${st.attemptsPerAgent.p50}, p99 ${st.attemptsPerAgent.p99}, max ${st.attemptsPerAgent.max}`,
+    `- successful attempt to welcome: p50 ${fmtMs(st.handshakeMs.p50)}, p99 ${fmtMs(st.handshakeMs.p99)}`,
+    `- restarted collector's CPU while agents came back: ${fmtMs(st.collectorCpuMs)} (${Math.round(st.collectorBusy * 100)} % of one core); agent processes: ${fmtMs(st.agentsProcessCpuMs)} CPU, event-loop delay p99 ${fmtMs(st.agentsLoopDelayMs.p99)}, max ${fmtMs(st.agentsLoopDelayMs.max)}`,
+    "",
+    ...(st.closeProfile?.top?.length ? ["Where `collector.close()` spent its time (sampling profile of the old collector):", "", ...profileTables(st.closeProfile)] : []),
+    "Resumes, by time since the new collector was listening:",
+    "",
+    "```",
+    textHistogram(st.histogram),
+    "```",
+    "",
+    `First reconnect attempts, by time since the old collector was ${st.how === "kill" ? "killed" : "told to stop"} (the backoff spread):`,
+    "",
+    "```",
+    textHistogram(st.firstAttemptHistogram),
+    "```",
+    "",
+  ];
+}
+
+/** Query, storm, restart, size and wire details under the verdict table. */
 export function detailSections(results) {
   const out = [];
   const q = results.query;
@@ -224,33 +308,16 @@ export function detailSections(results) {
       "",
     );
   }
-  const st = results.storm;
-  if (st && !st.error) {
+  if (results.storm && !results.storm.error) out.push(...restartSection("Reconnect storm (graceful restart)", results.storm));
+  if (results.restart && !results.restart.error) out.push(...restartSection("Restart after SIGKILL", results.restart));
+  const pr = results.profile;
+  if (pr && !pr.error) {
     out.push(
-      "## Reconnect storm",
+      `## Collector hot spots at ${pr.pages.toLocaleString("en-US")} pages`,
       "",
-      `${st.agents.toLocaleString("en-US")} agents: ${st.agentKind}, in ${st.agentProcesses} process(es).`,
+      `V8's sampling profiler over the heartbeat window of one more ingest run of ${pr.server} (${pr.heartbeatRate.toLocaleString("en-US")} heartbeats/s, ${fmtUs(pr.cpuPerHeartbeatUs)} CPU per heartbeat with the profiler on); locations mapped to the TypeScript sources. Busy ${fmtMs(pr.summary.busyMs)}, idle ${fmtMs(pr.summary.idleMs)}.`,
       "",
-      `- bare ws server accepting ${st.agents.toLocaleString("en-US")} connections opened at once: **${fmtMs(st.baselineAcceptMs)}**`,
-      `- old collector's graceful stop: ${fmtMs(st.stopMs)} (of which \`collector.close()\` ${fmtMs(st.closeMs)}); new collector listening ${fmtMs(st.downMs)} after that`,
-      `- from the new collector listening: first resumes at ~${fmtMs(st.histogram.find((b) => b.count > 0)?.from)}, p50 ${fmtMs(st.resumeP50Ms)}, p99 ${fmtMs(st.resumeP99Ms)}, **all ${st.resumed.toLocaleString("en-US")} resumed after ${fmtMs(st.resumeAllMs)}** (${fmtMs(st.resumeAllFromStopMs)} after the stop began)`,
-      `- lost: ${st.lost} (${st.changedIds} with a new id, ${st.notResumed} never welcomed)`,
-      `- connection attempts per agent after the restart: p50 ${st.attemptsPerAgent.p50}, p99 ${st.attemptsPerAgent.p99}, max ${st.attemptsPerAgent.max}`,
-      `- successful attempt to welcome: p50 ${fmtMs(st.handshakeMs.p50)}, p99 ${fmtMs(st.handshakeMs.p99)}`,
-      `- restarted collector's CPU while agents came back: ${fmtMs(st.collectorCpuMs)} (${Math.round(st.collectorBusy * 100)} % of one core); agent processes: ${fmtMs(st.agentsProcessCpuMs)} CPU, event-loop delay p99 ${fmtMs(st.agentsLoopDelayMs.p99)}, max ${fmtMs(st.agentsLoopDelayMs.max)}`,
-      "",
-      "Resumes, by time since the new collector was listening:",
-      "",
-      "```",
-      textHistogram(st.histogram),
-      "```",
-      "",
-      "First reconnect attempts, by time since the old collector was told to stop (the backoff spread):",
-      "",
-      "```",
-      textHistogram(st.firstAttemptHistogram),
-      "```",
-      "",
+      ...profileTables(pr.summary),
     );
   }
   const sz = results.size;

@@ -33,7 +33,7 @@ function socketClassFor(record, sources) {
         const decoded = decodeCollectorMessage(toBytes(data));
         if (decoded.ok && decoded.value.type === "welcome") record.welcomes.push({ at: Date.now(), sessionId: decoded.value.sessionId });
       });
-      this.on("close", () => record.closes.push(Date.now()));
+      this.on("close", (code) => record.closes.push({ at: Date.now(), code }));
     }
   };
 }
@@ -60,7 +60,7 @@ async function start({ url, count, sources, ratePerSecond = 1_000, timeoutMs = 1
 function mark() {
   loopDelay.reset();
   markCpu = process.cpuUsage();
-  for (const a of agents) a.mark = { sessionId: a.welcomes.at(-1)?.sessionId ?? null, welcomes: a.welcomes.length, attempts: a.attempts.length };
+  for (const a of agents) a.mark = { sessionId: a.welcomes.at(-1)?.sessionId ?? null, welcomes: a.welcomes.length, attempts: a.attempts.length, closes: a.closes.length };
   return { marked: agents.length, at: Date.now() };
 }
 
@@ -74,7 +74,11 @@ function status({ details = false } = {}) {
   const firstAttempts = [];
   // From the connection attempt that succeeded to its welcome: the collector's share of the wait.
   const handshakeMs = [];
+  // How each agent's socket to the old collector ended (1001, 1012, 1006 for a cut connection...).
+  const closeCodes = {};
   for (const a of agents) {
+    const firstClose = a.closes[a.mark.closes];
+    if (firstClose !== undefined) closeCodes[firstClose.code] = (closeCodes[firstClose.code] ?? 0) + 1;
     const after = a.welcomes.slice(a.mark.welcomes);
     attemptsAfterMark.push(a.attempts.length - a.mark.attempts);
     if (a.attempts.length > a.mark.attempts) firstAttempts.push(a.attempts[a.mark.attempts]);
@@ -89,7 +93,7 @@ function status({ details = false } = {}) {
   if (!details) return { resumed, changed, pending };
   const cpuUs = process.cpuUsage(markCpu);
   const loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
-  return { resumed, changed, pending, resumeTimes, attemptsAfterMark, firstAttempts, handshakeMs, loopDelayMs, cpuMs: (cpuUs.user + cpuUs.system) / 1000 };
+  return { resumed, changed, pending, resumeTimes, attemptsAfterMark, firstAttempts, handshakeMs, closeCodes, loopDelayMs, cpuMs: (cpuUs.user + cpuUs.system) / 1000 };
 }
 
 serveRequests({

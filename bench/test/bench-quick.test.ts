@@ -21,6 +21,7 @@ interface QuickResults {
   ingest: { aggregate: Record<string, { cpuPerHeartbeatUs: number; heapPerPage: number; rssPerPage: number; pages: number }> };
   query: { sessions: number; inProcess: Record<string, Summary>; http: Record<string, Summary>; streaming: { bodyBytes: number; largestWriteBytes: number } };
   storm: { agents: number; resumeAllMs: number; baselineAcceptMs: number; lost: number; histogram: { count: number }[] };
+  restart: { agents: number; resumeP50Ms: number; resumeP99Ms: number; lost: number; histogram: { count: number }[]; closeCodes: Record<string, number> };
   size: { ours: { iife: { gzipBytes: number } }; peers: { name: string; gzipBytes: number }[] };
   wire: { codec: { heartbeatWire: number; helloWire: number }; agent: { heartbeatWire: number; helloWire: number } };
 }
@@ -32,7 +33,7 @@ function runQuick(): Promise<{ code: number | null; output: string }> {
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 85_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 110_000);
     child.on("error", reject);
     child.on("exit", (code) => {
       clearTimeout(timer);
@@ -49,7 +50,7 @@ const finitePositive = (value: number): void => {
 describe("pnpm bench:quick", () => {
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
-  it("runs every benchmark and produces finite numbers", { timeout: 90_000 }, async () => {
+  it("runs every benchmark and produces finite numbers", { timeout: 115_000 }, async () => {
     const { code, output } = await runQuick();
     expect(code, output.slice(-4000)).toBe(0);
     const results = JSON.parse(readFileSync(outFile, "utf8")) as QuickResults;
@@ -82,6 +83,16 @@ describe("pnpm bench:quick", () => {
     finitePositive(results.storm.baselineAcceptMs);
     expect(Number.isInteger(results.storm.lost)).toBe(true);
     expect(results.storm.histogram.reduce((sum, bucket) => sum + bucket.count, 0)).toBeGreaterThan(0);
+
+    // 4b: restart after SIGKILL, p50/p99 with a histogram covering every resumed agent
+    finitePositive(results.restart.agents);
+    expect(Number.isFinite(results.restart.resumeP50Ms)).toBe(true);
+    expect(Number.isFinite(results.restart.resumeP99Ms)).toBe(true);
+    expect(results.restart.resumeP99Ms).toBeGreaterThanOrEqual(results.restart.resumeP50Ms);
+    expect(Number.isInteger(results.restart.lost)).toBe(true);
+    expect(results.restart.histogram.reduce((sum, bucket) => sum + bucket.count, 0)).toBe(results.restart.agents - results.restart.lost);
+    // The old collector was killed, not closed: no agent saw a close frame from it.
+    expect(Object.keys(results.restart.closeCodes)).toEqual(["1006"]);
 
     // 5: sizes and wire bytes
     finitePositive(results.size.ours.iife.gzipBytes);

@@ -38,8 +38,8 @@ export interface Collector {
   /** Loads the secret and the stored sessions, then listens. Resolves with the address. */
   listen(): Promise<CollectorAddress>;
   /**
-   * Graceful shutdown: readiness turns 503, agents are told with close code 1001 (they come back
-   * and resume), timers stop, a final snapshot is written and the store closes.
+   * Graceful shutdown: readiness turns 503, agents are told with close code 1012 (service restart:
+   * they come back and resume), timers stop, a final snapshot is written and the store closes.
    */
   close(): Promise<void>;
   /** The address while listening, else null. */
@@ -240,8 +240,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   async function stop(): Promise<void> {
     const wasStarted = state !== "new";
     state = "draining";
-    await transport.close();
+    // The model stops first: the sockets the transport is about to close are not pages leaving,
+    // and thousands of grace deadlines and change events would only delay the restart.
     model.stop();
+    await transport.close();
     if (sweepTimer !== null) o.scheduler.clear(sweepTimer);
     sweepTimer = null;
     events.close();

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Clock, Scheduler, TimerHandle } from "../options.js";
 import {
   MATCH_ALL,
-  toSessionInfo,
   type SessionEndReason,
   type SessionQueries,
   type SessionQuery,
@@ -141,7 +140,7 @@ export class EventHub {
     let first = true;
     for (const record of records) {
       if (res.destroyed) return;
-      chunk += `${first ? "" : ","}\ndata: ${JSON.stringify(toSessionInfo(record, now))}`;
+      chunk += `${first ? "" : ","}\ndata: ${this.#o.queries.sessionJson(record, now)}`;
       first = false;
       subscriber.known.add(record.id);
       if (chunk.length >= CHUNK_CHARS) {
@@ -187,7 +186,7 @@ export class EventHub {
     let text: string | null = null;
     if (removed === null && this.#o.queries.matches(subscriber.query, session)) {
       subscriber.known.add(id);
-      text = `event: upsert\ndata: ${JSON.stringify(toSessionInfo(session, now))}\n\n`;
+      text = `event: upsert\ndata: ${this.#o.queries.sessionJson(session, now)}\n\n`;
     } else if (subscriber.known.delete(id)) {
       const reason: RemoveReason = removed ?? "filtered";
       text = `event: remove\ndata: ${JSON.stringify({ id, reason })}\n\n`;

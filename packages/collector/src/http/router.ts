@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SessionFilter } from "@sessionlens/shared";
 import type { Registry } from "prom-client";
-import { CommandError, compileQuery, toSessionInfo, type SessionQueries, type SessionRecord } from "../query/index.js";
+import { CommandError, compileQuery, type SessionQueries, type SessionRecord } from "../query/index.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
@@ -132,7 +132,7 @@ function routes(deps: HttpDependencies): Route[] {
     {
       methods: ["GET", "HEAD"],
       path: "/api/v1/sessions",
-      handle: ({ res, method, query }) => streamSessions(res, deps.queries.records(filterOf(query)), deps.now(), method === "HEAD"),
+      handle: ({ res, method, query }) => streamSessions(res, deps.queries, deps.queries.records(filterOf(query)), deps.now(), method === "HEAD"),
     },
     {
       methods: ["GET", "HEAD", "DELETE"],
@@ -248,7 +248,7 @@ function matchPath(pattern: readonly string[], segments: readonly (string | null
 }
 
 /** A bare JSON array, written in chunks with backpressure. */
-async function streamSessions(res: ServerResponse, records: SessionRecord[], now: number, head: boolean): Promise<void> {
+async function streamSessions(res: ServerResponse, queries: SessionQueries, records: SessionRecord[], now: number, head: boolean): Promise<void> {
   res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   if (head) {
     res.end();
@@ -256,7 +256,7 @@ async function streamSessions(res: ServerResponse, records: SessionRecord[], now
   }
   let chunk = "[";
   for (let i = 0; i < records.length; i++) {
-    chunk += (i === 0 ? "" : ",") + JSON.stringify(toSessionInfo(records[i]!, now));
+    chunk += (i === 0 ? "" : ",") + queries.sessionJson(records[i]!, now);
     if (chunk.length >= CHUNK_CHARS) {
       const flushed = res.write(chunk);
       chunk = "";

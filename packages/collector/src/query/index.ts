@@ -6,6 +6,7 @@ import { matchesQuery, type SessionIndex, type SessionQuery } from "../sessions/
 import type { UserAgentCache } from "../sessions/useragent.js";
 import { compileQuery } from "./filter.js";
 import { toSessionDetails, toSessionInfo, type SessionDetails } from "./info.js";
+import { SessionJson } from "./json.js";
 
 /**
  * Called for each change a watch sees: `removed` is the end reason when the session ended, else
@@ -33,6 +34,7 @@ interface Watch {
  */
 export class SessionQueries implements FeedConsumer {
   readonly #watches: Watch[] = [];
+  readonly #json = new SessionJson();
 
   constructor(
     private readonly index: SessionIndex,
@@ -56,6 +58,14 @@ export class SessionQueries implements FeedConsumer {
     const records = this.records(filter);
     const now = this.clock.now();
     return records.map((record) => toSessionInfo(record, now));
+  }
+
+  /**
+   * `JSON.stringify(toSessionInfo(session, now))`, from text cached per session and rebuilt only
+   * when its identity, pages or address change (counters and times are filled in per call).
+   */
+  sessionJson(session: SessionRecord, now: number): string {
+    return this.#json.stringify(session, now);
   }
 
   async getSession(id: string): Promise<SessionDetails | undefined> {
@@ -98,6 +108,8 @@ export class SessionQueries implements FeedConsumer {
 
   /** @internal Feed consumer: free when nobody watches (the heartbeat path). */
   upsert(session: SessionRecord, changed: ChangeSet): void {
+    // Anything but a counter rise may change the cached JSON text (one bit test on the heartbeat path).
+    if ((changed & ~Changed.counters) !== 0) this.#json.invalidate(session);
     const watches = this.#watches;
     if (watches.length === 0) return;
     for (let i = 0; i < watches.length; i++) {
@@ -108,6 +120,7 @@ export class SessionQueries implements FeedConsumer {
 
   /** @internal Feed consumer. */
   remove(session: SessionRecord, reason: SessionEndReason): void {
+    this.#json.invalidate(session);
     const watches = this.#watches;
     for (let i = 0; i < watches.length; i++) watches[i]!.onChange(session, reason);
   }

@@ -77,8 +77,12 @@ const WS_MAX_PAYLOAD = 2 * LIMITS.maxAgentFrameBytes;
 
 /** Frames that may queue behind a hello that is still being verified. */
 const MAX_QUEUED_WHILE_WELCOMING = 16;
-/** How long a shutdown waits for agents to acknowledge the close before cutting them off. */
-const SHUTDOWN_CLOSE_WAIT_MS = 1_000;
+/**
+ * How long a shutdown waits for agents to answer its close frames before cutting the rest off.
+ * Short: with thousands of agents the handshakes queue behind each other, and every millisecond
+ * spent here is one more in which a restarting collector refuses its agents.
+ */
+const SHUTDOWN_CLOSE_WAIT_MS = 200;
 
 const kConnection = Symbol("sessionlens.connection");
 type AgentSocket = WebSocket & { [kConnection]?: AgentConnection };
@@ -160,14 +164,19 @@ export class AgentTransport {
     }
   }
 
-  /** Refuses new agents and tells connected ones to come back later (close code 1001). */
+  /**
+   * Refuses new agents and tells connected ones to come back soon: every socket gets its close
+   * frame (1012, service restart) at once; those that have not answered within
+   * SHUTDOWN_CLOSE_WAIT_MS are terminated, since their close frame is already on its way.
+   */
   async close(): Promise<void> {
     this.#draining = true;
     if (this.#livenessTimer !== null) this.#o.scheduler.clear(this.#livenessTimer);
     this.#livenessTimer = null;
     this.#helloDeadlines.clear();
     const closed = Array.from(this.connections, (connection) => connection.closedPromise());
-    for (const connection of this.connections) connection.close(CLOSE_CODES.goingAway, "collector shutting down");
+    // 1012 (service restart): agents come back after a short, spread-out wait.
+    for (const connection of this.connections) connection.close(CLOSE_CODES.serviceRestart, "collector restarting");
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(closed),

@@ -149,7 +149,7 @@ describe("sessionlens serve", () => {
     expect(session).toMatchObject({ id: agent.welcome!.sessionId, totalBytesSent: 42, pageIds: [agent.pageId] });
     stop.abort();
     expect(await exit).toBe(0);
-    expect((await agent.closed).code).toBe(1001);
+    expect((await agent.closed).code).toBe(1012);
     for (const line of run.out().trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
     expect(run.out()).not.toContain("never-logged");
     await dir.remove();

@@ -181,7 +181,7 @@ describe("HTTP API", () => {
     const response = await api("/readyz");
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({ error: { code: "not_ready", message: "the collector is shutting down" } });
-    expect((await agent.closed).code).toBe(1001);
+    expect((await agent.closed).code).toBe(1012);
     await closing;
   });
 

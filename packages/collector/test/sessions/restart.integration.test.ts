@@ -34,8 +34,8 @@ describe("restart with the same data dir", () => {
     const { sessionId, resume } = stays.welcome!;
     await eventually(async () => expect((await t.collector.getSessionInfo())[0]!.pageIds).toEqual([stays.pageId]));
     clock.advance(20_000);
-    await t.close(); // agents are told 1001 and will resume
-    expect((await stays.closed).code).toBe(1001);
+    await t.close(); // agents are told 1012 (service restart) and will resume
+    expect((await stays.closed).code).toBe(1012);
 
     clock.advance(5_000);
     await t.start({ dataDir: dir.path }, clock);
