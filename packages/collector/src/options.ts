@@ -98,6 +98,36 @@ export interface CollectorOptions {
   connectionRatePerIp?: number;
   /** Burst of new agent connections one client address may open at once. Default `500`. */
   connectionBurstPerIp?: number;
+  /**
+   * New agent connections per second from all addresses together (token bucket refilled at this
+   * rate, holding `connectionBurst`), so many source addresses do not add up to more. Default `5_000`.
+   */
+  connectionRate?: number;
+  /** Burst of new agent connections from all addresses together. Default `50_000`. */
+  connectionBurst?: number;
+  /**
+   * TCP connections (HTTP and agent sockets together) the server holds at most; more are closed as
+   * they arrive (`--max-connections`). Default `50_000`.
+   */
+  maxConnections?: number;
+  /**
+   * HTTP connections one client address may hold that are not (yet) agent sockets: requests,
+   * keep-alive connections and handshakes in progress. More are closed as they arrive. Addresses
+   * of trusted proxies (`trustProxy`) are exempt. IPv6 addresses count by /64. Default `256`.
+   */
+  maxHttpConnectionsPerIp?: number;
+  /** A request whose headers have not all arrived within this long gets 408 and is closed. Default `10_000`. */
+  headersTimeoutMs?: number;
+  /** A request (headers and body) not received in full within this long gets 408 and is closed. Default `30_000`. */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive HTTP connection is closed after this long. Default `5_000`. */
+  keepAliveTimeoutMs?: number;
+  /**
+   * `Host` header values served (names or addresses, with or without a port; `*` allows any);
+   * others get 403 (DNS rebinding). Empty: while bound to a loopback address only loopback names
+   * and addresses (`localhost`, `127.0.0.1`, `[::1]`...), otherwise any. Default `[]`.
+   */
+  allowedHosts?: string[];
   /** The durable store writes its snapshot at most this often when something changed. Default `2_000`. */
   snapshotIntervalMs?: number;
   /** Distinct `project` label values in `/metrics`; the rest are folded into `other`. Default `50`. */
@@ -108,6 +138,15 @@ export interface CollectorOptions {
   sseHeartbeatMs?: number;
   /** An event-stream subscriber whose unsent output exceeds this is dropped. Default `1_048_576` (1 MiB). */
   sseMaxBufferBytes?: number;
+  /**
+   * An event-stream subscriber whose socket accepts nothing (a write stays pending) for this long is
+   * dropped, whatever the kernel buffers absorbed before. Default `5_000`.
+   */
+  sseStallMs?: number;
+  /** Event-stream subscribers at most; more get 503 `too_many_subscribers`. Default `1_000`. */
+  sseMaxSubscribers?: number;
+  /** Event-stream subscribers per client address (IPv6 by /64); more get 429 `too_many_subscribers`. Default `16`. */
+  sseMaxSubscribersPerIp?: number;
   /** Folder of the built status page. Default: `status-page/dist` of this package. */
   statusPageDir?: string;
   /** Structured logger (pino). Default: pino at level `warn` on stderr. */
@@ -151,11 +190,21 @@ export const DEFAULTS = {
   maxTombstones: 200_000,
   connectionRatePerIp: 50,
   connectionBurstPerIp: 500,
+  connectionRate: 5_000,
+  connectionBurst: 50_000,
+  maxConnections: 50_000,
+  maxHttpConnectionsPerIp: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
   snapshotIntervalMs: 2_000,
   maxProjectLabels: 50,
   sseCoalesceMs: 250,
   sseHeartbeatMs: 15_000,
   sseMaxBufferBytes: 1_048_576,
+  sseStallMs: 5_000,
+  sseMaxSubscribers: 1_000,
+  sseMaxSubscribersPerIp: 16,
   sweepIntervalMs: 250,
 } as const;
 
@@ -191,11 +240,22 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     maxTombstones: positiveOption("maxTombstones"),
     connectionRatePerIp: positiveOption("connectionRatePerIp"),
     connectionBurstPerIp: positiveOption("connectionBurstPerIp"),
+    connectionRate: positiveOption("connectionRate"),
+    connectionBurst: positiveOption("connectionBurst"),
+    maxConnections: positiveOption("maxConnections"),
+    maxHttpConnectionsPerIp: positiveOption("maxHttpConnectionsPerIp"),
+    headersTimeoutMs: positiveOption("headersTimeoutMs"),
+    requestTimeoutMs: positiveOption("requestTimeoutMs"),
+    keepAliveTimeoutMs: positiveOption("keepAliveTimeoutMs"),
+    allowedHosts: (options.allowedHosts ?? []).map((host) => host.trim()).filter(Boolean),
     snapshotIntervalMs: positiveOption("snapshotIntervalMs"),
     maxProjectLabels: positiveOption("maxProjectLabels"),
     sseCoalesceMs: positiveOption("sseCoalesceMs"),
     sseHeartbeatMs: positiveOption("sseHeartbeatMs"),
     sseMaxBufferBytes: positiveOption("sseMaxBufferBytes"),
+    sseStallMs: positiveOption("sseStallMs"),
+    sseMaxSubscribers: positiveOption("sseMaxSubscribers"),
+    sseMaxSubscribersPerIp: positiveOption("sseMaxSubscribersPerIp"),
     statusPageDir: options.statusPageDir ?? defaultStatusPageDir,
     logger: options.logger,
     clock: options.clock ?? systemClock,

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { EventHub } from "./http/events.js";
+import { ClientErrorLog, ConnectionGuard, createHostCheck, isLoopbackHost, withHostCheck } from "./http/guards.js";
 import { createMetrics } from "./http/metrics.js";
 import { createInjector } from "./http/inject.js";
 import { createHttpHandler } from "./http/router.js";
@@ -21,6 +22,7 @@ import { loadResumeSecret } from "./sessions/secret.js";
 import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
 import type { SessionPersistence } from "./store/port.js";
+import { createAddressResolver, limitKey } from "./transport/address.js";
 import { AgentTransport } from "./transport/agents.js";
 import { messageFramer } from "./transport/frames.js";
 
@@ -88,6 +90,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   };
   const clock = o.clock;
   const now = (): number => clock.now();
+  const storeStats = { unreadableSnapshots: 0 };
   const store =
     o.store ??
     createMemoryStore({
@@ -98,6 +101,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       maxTombstones: o.maxTombstones,
       now,
       onWarning: (message, error) => log("warn", message, { err: error }),
+      onUnreadableSnapshot: (message, error) => {
+        storeStats.unreadableSnapshots++;
+        log("error", message, { err: error });
+      },
     });
   const userAgents = new UserAgentCache();
   const credentials = new ResumeCredentials();
@@ -126,6 +133,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxConnectionsPerIp: o.maxConnectionsPerIp,
     connectionRatePerIp: o.connectionRatePerIp,
     connectionBurstPerIp: o.connectionBurstPerIp,
+    connectionRate: o.connectionRate,
+    connectionBurst: o.connectionBurst,
     helloTimeoutMs: o.helloTimeoutMs,
     maxMessagesPerWindow: o.maxMessagesPerWindow,
     rateWindowMs: o.rateWindowMs,
@@ -138,6 +147,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   // The change feed's consumers, besides the persistence port (the model's own first consumer).
   model.feed.subscribe(new HooksConsumer(emitter, toSessionInfo, now));
   const queries = new SessionQueries(model.index, model.feed, clock, userAgents);
+  const resolveAddress = createAddressResolver(o.trustProxy);
   const events = new EventHub({
     queries,
     clock,
@@ -145,9 +155,22 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     coalesceMs: o.sseCoalesceMs,
     heartbeatMs: o.sseHeartbeatMs,
     maxBufferBytes: o.sseMaxBufferBytes,
+    stallMs: o.sseStallMs,
+    maxSubscribers: o.sseMaxSubscribers,
+    maxSubscribersPerAddress: o.sseMaxSubscribersPerIp,
+    addressKeyOf: (req) => limitKey(resolveAddress(req)),
     log,
   });
-  const metrics = createMetrics({ queries, totals: new SessionTotals(model.feed), transport, events, maxProjectLabels: o.maxProjectLabels });
+  const httpStats = { connectionsRefused: 0, badRequests: 0 };
+  const metrics = createMetrics({
+    queries,
+    totals: new SessionTotals(model.feed),
+    transport,
+    events,
+    store: storeStats,
+    http: httpStats,
+    maxProjectLabels: o.maxProjectLabels,
+  });
 
   let state: "new" | "starting" | "running" | "draining" | "closed" = "new";
   let starting: Promise<CollectorAddress> | null = null;
@@ -156,11 +179,19 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   let listening: CollectorAddress | null = null;
 
   const collectorApi = {
-    closeSession: async (id: string, message?: string) => model.closeSession(id, message),
+    closeSession: async (id: string, message?: string) => {
+      if (!model.closeSession(id, message)) return false;
+      // The tombstone is durable before the caller hears "closed": a crash right after must not revive it.
+      await store.flush();
+      return true;
+    },
     closePage: async (id: string, pageId: string, message?: string) => model.closePage(id, pageId, message),
   };
 
+  // One budget of client-error log lines for the server and the API together.
+  const clientErrors = new ClientErrorLog(log, now);
   const handleRequest = createHttpHandler({
+    clientErrors,
     queries,
     ...collectorApi,
     sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId),
@@ -178,7 +209,27 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     log,
   });
 
-  const server = createServer(handleRequest);
+  // Slowloris: partial headers, slow bodies and idle keep-alives are cut off, every address holds a
+  // bounded number of HTTP connections, and the server as a whole a bounded number of sockets.
+  const server = createServer(
+    {
+      headersTimeout: Math.min(o.headersTimeoutMs, o.requestTimeoutMs),
+      requestTimeout: o.requestTimeoutMs,
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, o.headersTimeoutMs),
+    },
+    // DNS rebinding: only allowed Host names reach the API over the network.
+    withHostCheck(handleRequest, createHostCheck(o.allowedHosts, o.host), clientErrors),
+  );
+  server.maxConnections = o.maxConnections;
+  const connectionGuard = new ConnectionGuard({
+    maxPerAddress: o.maxHttpConnectionsPerIp,
+    trustProxy: o.trustProxy,
+    keyOf: limitKey,
+    onRefused: () => httpStats.connectionsRefused++,
+  });
+  connectionGuard.attach(server);
+  server.on("drop", () => httpStats.connectionsRefused++);
   const request = createInjector(handleRequest);
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
@@ -187,10 +238,17 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       return;
     }
     socket.on("error", () => socket.destroy());
+    connectionGuard.upgraded(socket as Socket);
     transport.handleUpgrade(req, socket, head);
   });
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  server.on("clientError", (error: Error & { code?: string }, socket) => {
+    // A peer that reset its connection sent nothing wrong: nothing to answer or count.
+    if (error.code === "ECONNRESET") return void socket.destroy();
+    httpStats.badRequests++;
+    clientErrors.write("a malformed HTTP request was refused", { code: error.code ?? "unknown", address: (socket as Socket).remoteAddress ?? "" });
+    const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    const status = timedOut ? "408 Request Timeout" : error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\nX-Content-Type-Options: nosniff\r\n\r\n`);
     else socket.destroy();
   });
 
@@ -228,6 +286,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     listening = { host: address.address, port: address.port, url: `http://${host}:${address.port}`, wsUrl: `ws://${host}:${address.port}/ws` };
     state = "running";
+    if (!isLoopbackHost(o.host) && o.apiToken === undefined) {
+      log("warn", `the collector listens on ${o.host}, which is not a loopback address, and has no API token: anyone who can reach it can list and close sessions (set --api-token)`, { host: o.host });
+    }
     log("info", `SessionLens collector listening on ${listening.url} (agents connect to ${listening.wsUrl})`, {
       url: listening.url,
       wsUrl: listening.wsUrl,

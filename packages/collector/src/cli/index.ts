@@ -19,6 +19,12 @@ const SERVE_FLAGS: FlagSpecs = {
   "api-token": { type: "string", help: "require Authorization: Bearer <T> on every /api/ call", placeholder: "T" },
   "allowed-origins": { type: "string", help: "origins allowed to connect agents, comma-separated (default: any)", placeholder: "a,b" },
   "trust-proxy": { type: "string", help: "proxies trusted for X-Forwarded-For, comma-separated CIDRs or loopback", placeholder: "CIDRs" },
+  "allowed-hosts": {
+    type: "string",
+    help: "Host header values served, comma-separated, * for any (default: loopback names while bound to loopback, else any)",
+    placeholder: "a,b",
+  },
+  "max-connections": { type: "string", help: "TCP connections (HTTP and agents) held at most", placeholder: "N", default: String(DEFAULTS.maxConnections) },
   "session-timeout": { type: "string", help: "a session with no pages ends after", placeholder: "DURATION", default: "60s" },
   "page-grace": { type: "string", help: "a dropped page leaves after", placeholder: "DURATION", default: "15s" },
   secret: { type: "string", help: "signs resume credentials (share it across a cluster; default: kept in --data-dir)", placeholder: "S" },
@@ -132,6 +138,8 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
     apiToken: stringFlag(values, "api-token"),
     allowedOrigins: listFlag(values, "allowed-origins"),
     trustProxy: listFlag(values, "trust-proxy"),
+    allowedHosts: listFlag(values, "allowed-hosts"),
+    maxConnections: positiveInteger(values, "max-connections"),
     sessionTimeoutMs: duration(values, "session-timeout"),
     pageGraceMs: duration(values, "page-grace"),
     // Structured JSON lines: info and debug on stdout, warn and above on stderr (each line on one
@@ -275,4 +283,13 @@ function duration(values: Record<string, string | boolean | undefined>, name: st
   } catch (error) {
     throw new UsageError(`--${name}: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** A flag that must be a positive whole number. */
+function positiveInteger(values: Record<string, string | boolean | undefined>, name: string): number {
+  const text = stringFlag(values, name)!;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`--${name} must be a positive whole number, not "${text}"`);
+  }
+  return Number(text);
 }

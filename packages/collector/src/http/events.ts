@@ -7,7 +7,7 @@ import {
   type SessionQuery,
   type SessionRecord,
 } from "../query/index.js";
-import { CHUNK_CHARS, waitForDrain } from "./respond.js";
+import { CHUNK_CHARS, sendError, waitForDrain } from "./respond.js";
 
 export interface EventHubOptions {
   queries: SessionQueries;
@@ -20,6 +20,20 @@ export interface EventHubOptions {
   heartbeatMs: number;
   /** A subscriber with more unsent output than this is dropped. */
   maxBufferBytes: number;
+  /**
+   * A subscriber whose socket accepts nothing for this long (a write stays pending: kernel buffers
+   * full) is dropped. Default 5 s.
+   */
+  stallMs?: number;
+  /** Subscribers at most (503 beyond). Default 1,000. */
+  maxSubscribers?: number;
+  /** Subscribers per client address, IPv6 by /64 (429 beyond). Default 16. */
+  maxSubscribersPerAddress?: number;
+  /**
+   * The key a request's client counts under for the per-address cap: its address through trusted
+   * proxies, IPv6 by /64 (server.ts hands the transport's). Default: the socket's peer address.
+   */
+  addressKeyOf?: (req: IncomingMessage) => string;
   log: (level: "warn" | "info" | "debug", message: string, details?: Record<string, unknown>) => void;
 }
 
@@ -28,22 +42,25 @@ export type RemoveReason = SessionEndReason | "filtered";
 
 type Pending = { session: SessionRecord; removed: SessionEndReason | null };
 
-/** A subscriber whose snapshot cannot be delivered within this long is dropped. */
-const SNAPSHOT_STALL_MS = 60_000;
+/** The event texts of one change, serialised once for every subscriber that gets them. */
+interface Texts {
+  upsert: string | null;
+  remove: Map<RemoveReason, string> | null;
+}
 
 class Subscriber {
   /** Ids this subscriber has been shown (so a remove is sent only for what it knows). */
   readonly known = new Set<string>();
   /** Changes that arrived while the snapshot was being written. */
   backlog: Map<string, Pending> | null = new Map();
-  readonly startedAt: number;
+  /** Set while a write waits for the socket to drain; the subscriber is dropped when it fires. */
+  stallTimer: TimerHandle | null = null;
 
   constructor(
     readonly res: ServerResponse,
     readonly query: SessionQuery,
-  ) {
-    this.startedAt = Date.now();
-  }
+    readonly addressKey: string,
+  ) {}
 
   get ready(): boolean {
     return this.backlog === null;
@@ -59,7 +76,10 @@ class Subscriber {
 export class EventHub {
   readonly subscribers = new Set<Subscriber>();
   dropped = 0;
+  /** Subscriptions refused by the caps. */
+  refused = 0;
   readonly #o: EventHubOptions;
+  readonly #perAddress = new Map<string, number>();
   #pending = new Map<string, Pending>();
   #flushTimer: TimerHandle | null = null;
   #heartbeatTimer: TimerHandle | null = null;
@@ -81,7 +101,18 @@ export class EventHub {
       res.writeHead(503).end();
       return;
     }
-    const subscriber = new Subscriber(res, query);
+    const addressKey = this.#o.addressKeyOf?.(req) ?? req.socket.remoteAddress ?? "";
+    if (this.subscribers.size >= (this.#o.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS)) {
+      this.refused++;
+      return sendError(res, 503, "too_many_subscribers", "the collector has as many event-stream subscribers as it serves", { "retry-after": "10" });
+    }
+    const fromAddress = this.#perAddress.get(addressKey) ?? 0;
+    if (fromAddress >= (this.#o.maxSubscribersPerAddress ?? DEFAULT_MAX_SUBSCRIBERS_PER_ADDRESS)) {
+      this.refused++;
+      return sendError(res, 429, "too_many_subscribers", "too many event streams from this address", { "retry-after": "10" });
+    }
+    this.#perAddress.set(addressKey, fromAddress + 1);
+    const subscriber = new Subscriber(res, query, addressKey);
     this.subscribers.add(subscriber);
     // One watch of every session for all subscribers; each is filtered at delivery.
     this.#unwatch ??= this.#o.queries.watch(MATCH_ALL, this.#onChange);
@@ -94,10 +125,11 @@ export class EventHub {
       "x-accel-buffering": "no",
     });
     res.socket?.setNoDelay(true);
-    const remove = (): void => {
-      this.subscribers.delete(subscriber);
-      this.#stopIfIdle();
-    };
+    const remove = (): void => this.#forget(subscriber);
+    res.on("drain", () => {
+      if (subscriber.stallTimer !== null) this.#o.scheduler.clear(subscriber.stallTimer);
+      subscriber.stallTimer = null;
+    });
     req.on("close", remove);
     res.on("close", remove);
     res.on("error", remove);
@@ -126,8 +158,12 @@ export class EventHub {
     this.#heartbeatTimer = null;
     this.#unwatch?.();
     this.#unwatch = null;
-    for (const subscriber of this.subscribers) subscriber.res.end();
+    for (const subscriber of this.subscribers) {
+      if (subscriber.stallTimer !== null) this.#o.scheduler.clear(subscriber.stallTimer);
+      subscriber.res.end();
+    }
     this.subscribers.clear();
+    this.#perAddress.clear();
     this.#pending.clear();
   }
 
@@ -149,11 +185,35 @@ export class EventHub {
         if (!flushed) await this.#drained(subscriber);
       }
     }
-    res.write(`${chunk}\ndata: ]\n\n`);
+    this.#write(subscriber, `${chunk}\ndata: ]\n\n`);
   }
 
   #drained(subscriber: Subscriber): Promise<void> {
-    return waitForDrain(subscriber.res, SNAPSHOT_STALL_MS, () => this.#drop(subscriber, "its snapshot stalled"));
+    return waitForDrain(subscriber.res, this.#stallMs, () => this.#drop(subscriber, "its snapshot stalled"));
+  }
+
+  get #stallMs(): number {
+    return this.#o.stallMs ?? DEFAULT_STALL_MS;
+  }
+
+  /**
+   * Writes to a subscriber. A write the socket does not take at once starts the stall timer: the
+   * kernel's buffers hide a reader that stopped, so "nothing drained for `stallMs`" is what counts.
+   */
+  #write(subscriber: Subscriber, text: string): void {
+    if (subscriber.res.write(text) || subscriber.stallTimer !== null) return;
+    subscriber.stallTimer = this.#o.scheduler.setTimeout(() => this.#drop(subscriber, "it stopped reading"), this.#stallMs);
+  }
+
+  #forget(subscriber: Subscriber): void {
+    if (subscriber.stallTimer !== null) this.#o.scheduler.clear(subscriber.stallTimer);
+    subscriber.stallTimer = null;
+    if (this.subscribers.delete(subscriber)) {
+      const count = this.#perAddress.get(subscriber.addressKey) ?? 0;
+      if (count <= 1) this.#perAddress.delete(subscriber.addressKey);
+      else this.#perAddress.set(subscriber.addressKey, count - 1);
+    }
+    this.#stopIfIdle();
   }
 
   #scheduleFlush(): void {
@@ -168,31 +228,37 @@ export class EventHub {
     const pending = this.#pending;
     this.#pending = new Map();
     const now = this.#o.clock.now();
+    // Each change is serialised once, for all subscribers (lazily: only if one of them gets it).
+    const texts = new Map<string, Texts>();
     for (const subscriber of this.subscribers) {
       if (!subscriber.ready) {
         for (const [id, change] of pending) subscriber.backlog!.set(id, change);
         continue;
       }
       for (const change of pending.values()) {
-        if (!this.#deliver(subscriber, change, now)) break;
+        let cached = texts.get(change.session.id);
+        if (cached === undefined) texts.set(change.session.id, (cached = { upsert: null, remove: null }));
+        if (!this.#deliver(subscriber, change, now, cached)) break;
       }
     }
   }
 
   /** Writes one change to one subscriber; false when the subscriber was dropped. */
-  #deliver(subscriber: Subscriber, change: Pending, now: number): boolean {
+  #deliver(subscriber: Subscriber, change: Pending, now: number, texts: Texts = { upsert: null, remove: null }): boolean {
     const { session, removed } = change;
     const id = session.id;
     let text: string | null = null;
     if (removed === null && this.#o.queries.matches(subscriber.query, session)) {
       subscriber.known.add(id);
-      text = `event: upsert\ndata: ${this.#o.queries.sessionJson(session, now)}\n\n`;
+      text = texts.upsert ??= `event: upsert\ndata: ${this.#o.queries.sessionJson(session, now)}\n\n`;
     } else if (subscriber.known.delete(id)) {
       const reason: RemoveReason = removed ?? "filtered";
-      text = `event: remove\ndata: ${JSON.stringify({ id, reason })}\n\n`;
+      texts.remove ??= new Map();
+      text = texts.remove.get(reason) ?? `event: remove\ndata: ${JSON.stringify({ id, reason })}\n\n`;
+      texts.remove.set(reason, text);
     }
     if (text === null) return true;
-    subscriber.res.write(text);
+    this.#write(subscriber, text);
     if (subscriber.res.writableLength > this.#o.maxBufferBytes) {
       this.#drop(subscriber, "it is not reading fast enough");
       return false;
@@ -201,22 +267,19 @@ export class EventHub {
   }
 
   #drop(subscriber: Subscriber, why: string): void {
-    if (!this.subscribers.delete(subscriber)) return;
+    if (!this.subscribers.has(subscriber)) return;
+    this.#forget(subscriber);
     this.dropped++;
     this.#o.log("warn", `an event-stream subscriber was dropped: ${why}`, { bufferedBytes: subscriber.res.writableLength });
     subscriber.res.destroy();
-    this.#stopIfIdle();
   }
 
   #startHeartbeats(): void {
     if (this.#heartbeatTimer !== null) return;
     this.#heartbeatTimer = this.#o.scheduler.setInterval(() => {
       for (const subscriber of this.subscribers) {
-        if (!subscriber.ready) {
-          if (Date.now() - subscriber.startedAt > SNAPSHOT_STALL_MS) this.#drop(subscriber, "its snapshot stalled");
-          continue;
-        }
-        subscriber.res.write(": ping\n\n");
+        if (!subscriber.ready) continue; // the snapshot's own drain wait drops a stalled one
+        this.#write(subscriber, ": ping\n\n");
         if (subscriber.res.writableLength > this.#o.maxBufferBytes) this.#drop(subscriber, "it is not reading");
       }
     }, this.#o.heartbeatMs);
@@ -232,3 +295,7 @@ export class EventHub {
     this.#heartbeatTimer = null;
   }
 }
+
+const DEFAULT_STALL_MS = 5_000;
+const DEFAULT_MAX_SUBSCRIBERS = 1_000;
+const DEFAULT_MAX_SUBSCRIBERS_PER_ADDRESS = 16;

@@ -18,7 +18,11 @@ export interface MetricsSources {
   /** Totals counted from the change feed (the query layer's `SessionTotals`). */
   totals: Pick<SessionTotals, "bytesReported" | "sessionsStarted" | "sessionsEnded">;
   transport: TransportStatsSource;
-  events: { subscribers: { size: number }; dropped: number };
+  events: { subscribers: { size: number }; dropped: number; refused?: number };
+  /** HTTP connections refused by the caps, and malformed requests. */
+  http?: { connectionsRefused: number; badRequests: number };
+  /** Problems of the embedded store (absent for other stores). */
+  store?: { unreadableSnapshots: number };
   maxProjectLabels: number;
 }
 
@@ -152,6 +156,42 @@ export function createMetrics(sources: MetricsSources): Registry {
     collect() {
       this.reset();
       this.inc(events.dropped);
+    },
+  });
+  new Counter({
+    name: "sessionlens_sse_refused_total",
+    help: "Event-stream subscriptions refused by the subscriber caps (total and per address).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(events.refused ?? 0);
+    },
+  });
+  new Counter({
+    name: "sessionlens_http_connections_refused_total",
+    help: "HTTP connections closed on arrival: over the per-address cap or over --max-connections.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.http?.connectionsRefused ?? 0);
+    },
+  });
+  new Counter({
+    name: "sessionlens_http_bad_requests_total",
+    help: "Malformed HTTP requests refused before routing (bad request line or headers, timeouts).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.http?.badRequests ?? 0);
+    },
+  });
+  new Counter({
+    name: "sessionlens_snapshot_unreadable_total",
+    help: "Unreadable session snapshots found at start (moved aside; the previous generation or a resume floor was used).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.store?.unreadableSnapshots ?? 0);
     },
   });
   return registry;

@@ -9,6 +9,8 @@ export const HTTP_ERROR_CODES = [
   "too_large",
   "too_deep",
   "unsupported_media_type",
+  "host_not_allowed",
+  "too_many_subscribers",
   "upgrade_required",
   "not_ready",
   "internal",

@@ -4,6 +4,7 @@ import type { Registry } from "prom-client";
 import { CommandError, compileQuery, type SessionQueries, type SessionRecord } from "../query/index.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
+import { ClientErrorLog, isJsonContentType } from "./guards.js";
 import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
 import type { StatusPage } from "./status-page.js";
 
@@ -18,6 +19,8 @@ export interface HttpDependencies {
   statusPage: StatusPage;
   apiToken: string | undefined;
   maxMessageBytes: number;
+  /** Where bad client input is logged (capped and rate-limited); shared with the server's own. */
+  clientErrors?: ClientErrorLog;
   now(): number;
   /** Null when ready, else why not. */
   notReadyReason(): Promise<string | null>;
@@ -52,11 +55,18 @@ export interface Route {
  */
 export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   const authorized = createBearerCheck(deps.apiToken);
+  const clientErrors = deps.clientErrors ?? new ClientErrorLog(deps.log, deps.now);
   const table = routes(deps).map((route) => ({ route, segments: route.path.split("/").slice(1) }));
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
-    const url = new URL(req.url ?? "/", "http://collector.invalid");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://collector.invalid");
+    } catch {
+      clientErrors.write("a request with an unparsable target was refused", { target: req.url ?? "" });
+      return sendError(res, 400, "bad_request", "the request target is not a valid URL");
+    }
     const path = url.pathname;
     const isApi = path === "/api" || path.startsWith("/api/");
     if (isApi && !authorized(req)) {
@@ -81,8 +91,10 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   }
 
   return (req, res) => {
+    res.setHeader("x-content-type-options", "nosniff");
     dispatch(req, res).catch((error: unknown) => {
-      deps.log("error", "an HTTP request failed", { err: error, method: req.method, path: req.url?.split("?")[0] });
+      // Capped and rate-limited like client errors: whoever can make a request fail must not flood the log.
+      clientErrors.write("an HTTP request failed", { err: error, method: req.method ?? "", path: req.url?.split("?")[0] ?? "" }, "error");
       sendError(res, 500, "internal", "the collector could not answer this request");
     });
   };
@@ -208,8 +220,14 @@ function routes(deps: HttpDependencies): Route[] {
     return fromQuery ?? "";
   }
 
-  /** The parsed JSON body, or undefined after answering 413 / 400. */
+  /** The parsed JSON body, or undefined after answering 415 / 413 / 400. */
   async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    if (!isJsonContentType(req)) {
+      // A cross-site form or `text/plain` fetch cannot send application/json without a preflight (CSRF).
+      sendError(res, 415, "unsupported_media_type", "bodies must be sent with `Content-Type: application/json`", { connection: "close" });
+      req.resume();
+      return undefined;
+    }
     let raw: Buffer;
     try {
       raw = await readBody(req, deps.maxMessageBytes);

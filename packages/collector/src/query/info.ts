@@ -55,7 +55,7 @@ export function toSessionDetails(record: SessionRecord, now: number, device: Dev
     pages: Array.from(record.pages.values(), (page) => ({
       id: page.id,
       path: page.path,
-      bytes: page.earlierBytes + page.epochBytes,
+      bytes: Math.min(page.earlierBytes + page.epochBytes, Number.MAX_SAFE_INTEGER),
       connected: page.disconnectedAt === null,
       openedAt: iso(page.openedAt),
       connectedAt: iso(page.connectedAt),

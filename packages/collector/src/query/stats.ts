@@ -18,7 +18,8 @@ export class SessionTotals implements FeedConsumer {
 
   /** @internal Feed consumer (the heartbeat path: two comparisons and an add). */
   upsert(_session: SessionRecord, changed: ChangeSet, bytesRaised: number): void {
-    this.bytesReported += bytesRaised;
+    // Saturates like every counter: past 2^53 a sum is no longer exact.
+    this.bytesReported = Math.min(this.bytesReported + bytesRaised, Number.MAX_SAFE_INTEGER);
     if ((changed & (Changed.created | Changed.restored)) === Changed.created) this.sessionsStarted++;
   }
 

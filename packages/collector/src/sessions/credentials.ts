@@ -8,6 +8,8 @@ export interface ResumeClaim {
 }
 
 const VERSION = "1";
+/** 32 bytes of HMAC-SHA256 as unpadded base64url: 43 characters, the last one of 16 possible. */
+const MAC_TEXT = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /**
  * Resume credentials: `1.<sessionId>.<createdAt>.<issuedAt>.<hmac>`, the HMAC-SHA256 (base64url)
@@ -40,6 +42,9 @@ export class ResumeCredentials {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(sessionId) || !/^\d{1,16}$/.test(createdAtText) || !/^\d{1,16}$/.test(issuedAtText)) {
       return null;
     }
+    // Strict: exactly the unpadded base64url of a SHA-256 MAC. Buffer.from skips characters outside
+    // the alphabet, so junk appended to a MAC would otherwise still verify.
+    if (!MAC_TEXT.test(macText)) return null;
     const expected = this.#mac(`${VERSION}.${sessionId}.${createdAtText}.${issuedAtText}`, project);
     const given = Buffer.from(macText, "base64url");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;

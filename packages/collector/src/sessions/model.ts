@@ -8,7 +8,7 @@ import { Changed, SessionFeed, type ChangeSet } from "./feed.js";
 import type { IdentityResult, IdentityVerifier } from "./identity.js";
 import { PersistenceConsumer } from "./persist.js";
 import type { PageEndReason, SessionEndReason } from "./records.js";
-import { Page, Session, type MessageFramer, type PageSocket, type PreparedMessage } from "./session.js";
+import { addCount, Page, Session, type MessageFramer, type PageSocket, type PreparedMessage } from "./session.js";
 import { SessionIndex } from "./session-index.js";
 import { detach, Interner } from "./strings.js";
 import type { UserAgentCache } from "./useragent.js";
@@ -109,10 +109,10 @@ export class SessionModel {
         // Every page gets a full grace period to reconnect to the restarted collector.
         page.disconnectedAt ??= now;
         session.pages.set(page.id, page);
-        pagesBytes += page.bytes;
+        pagesBytes = addCount(pagesBytes, page.bytes);
         this.#graceWheel.schedule(page, now + this.#o.pageGraceMs);
       }
-      session.totalBytesSent = Math.max(record.totalBytesSent, session.closedPagesBytes + pagesBytes);
+      session.totalBytesSent = Math.max(record.totalBytesSent, addCount(session.closedPagesBytes, pagesBytes));
       if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
       this.index.add(session);
       this.feed.upsert(session, Changed.created | Changed.restored, 0, null);
@@ -182,7 +182,7 @@ export class SessionModel {
       page = session.takeLeftPage(hello.pageId);
       if (page !== undefined) {
         // A page that left comes back (e.g. from the back/forward cache): its bytes are open again.
-        session.closedPagesBytes -= page.bytes;
+        session.closedPagesBytes = Math.max(0, session.closedPagesBytes - page.bytes);
       } else {
         page = new Page(detach(hello.pageId), session, path, hello.epoch, now);
       }
@@ -418,7 +418,7 @@ export class SessionModel {
       }
     } else if (epoch > page.epoch) {
       // A new counter series of the page: the old one's bytes are kept.
-      page.earlierBytes += page.epochBytes;
+      page.earlierBytes = addCount(page.earlierBytes, page.epochBytes);
       page.epoch = epoch;
       page.seq = seq;
       page.epochBytes = bytes;
@@ -427,7 +427,7 @@ export class SessionModel {
     }
     // An older epoch is stale: it changes nothing.
     session.recentBytesSent = raised;
-    if (raised > 0) session.totalBytesSent += raised;
+    if (raised > 0) session.totalBytesSent = addCount(session.totalBytesSent, raised);
     this.#fresh = fresh;
     return raised;
   }
@@ -474,7 +474,7 @@ export class SessionModel {
     session.pages.delete(page.id);
     this.#graceWheel.cancel(page);
     page.disconnectedAt ??= now;
-    session.closedPagesBytes += page.bytes;
+    session.closedPagesBytes = addCount(session.closedPagesBytes, page.bytes);
     if (reason !== "closed") session.rememberLeftPage(page);
     session.endReasonIfIdle = reason === "closed" ? "closed" : reason === "bye" ? "ended" : "timeout";
     if (session.pages.size === 0) this.#timeoutWheel.schedule(session, now + this.#o.sessionTimeoutMs);
@@ -490,7 +490,7 @@ export class SessionModel {
     this.feed.remove(session, reason, now);
     for (const page of session.pages.values()) {
       this.#graceWheel.cancel(page);
-      session.closedPagesBytes += page.bytes;
+      session.closedPagesBytes = addCount(session.closedPagesBytes, page.bytes);
     }
     session.pages.clear();
   }

@@ -112,7 +112,7 @@ export class Page implements PageRecord {
   }
 
   get bytes(): number {
-    return this.earlierBytes + this.epochBytes;
+    return addCount(this.earlierBytes, this.epochBytes);
   }
 
   static restore(session: Session, record: PageRecord): Page {
@@ -124,6 +124,15 @@ export class Page implements PageRecord {
     page.disconnectedAt = record.disconnectedAt;
     return page;
   }
+}
+
+/**
+ * Adds byte counts, saturating at `Number.MAX_SAFE_INTEGER`: past it a sum could no longer be
+ * represented exactly (and would read back lower after a restart), and counters never go down.
+ */
+export function addCount(a: number, b: number): number {
+  const sum = a + b;
+  return sum > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : sum;
 }
 
 /** Pages that left recently, kept per session so one that comes back continues its counters. */

@@ -26,8 +26,13 @@ export interface MemoryStoreOptions {
   now?: () => number;
   /** Runs the periodic writes. Default: Node's timers, `unref()`'d. */
   scheduler?: Scheduler;
-  /** Told about snapshot problems (unreadable file, failed write). Default: ignored. */
+  /** Told about snapshot problems (unreadable counters file, failed write). Default: ignored. */
   onWarning?: (message: string, error?: unknown) => void;
+  /**
+   * Told (at error level) when the snapshot is unreadable: it was moved aside, and the previous
+   * generation or a resume floor at the start time was used instead. Default: ignored.
+   */
+  onUnreadableSnapshot?: (message: string, error: unknown) => void;
 }
 
 /**
@@ -50,6 +55,7 @@ export class MemorySessionStore extends SessionPersistence {
   #tombstoneFloor = 0;
   readonly #now: () => number;
   readonly #warn: (message: string, error?: unknown) => void;
+  readonly #unreadable: (message: string, error: unknown) => void;
   /** A structural change since the last snapshot: the next write is a full snapshot. */
   #dirty = false;
   /** Sessions whose counters changed since the last full snapshot (what the counters file holds). */
@@ -79,6 +85,7 @@ export class MemorySessionStore extends SessionPersistence {
     this.#maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
     this.#now = options.now ?? Date.now;
     this.#warn = options.onWarning ?? (() => {});
+    this.#unreadable = options.onUnreadableSnapshot ?? (() => {});
     this.#scheduler = options.scheduler ?? systemScheduler;
   }
 
@@ -86,10 +93,7 @@ export class MemorySessionStore extends SessionPersistence {
     this.#closed = false;
     const restored: SessionRecord[] = [];
     if (this.#snapshot && this.#counters) {
-      const loaded = await this.#snapshot.read().catch((error: unknown) => {
-        this.#warn("the session snapshot could not be read; starting empty", error);
-        return null;
-      });
+      const loaded = await this.#readSnapshot(this.#snapshot);
       const counters = await this.#counters.read().catch((error: unknown) => {
         this.#warn("the counters file could not be read; using the snapshot alone", error);
         return null;
@@ -187,6 +191,33 @@ export class MemorySessionStore extends SessionPersistence {
   /** Exposed for tests of tombstone upkeep. */
   tombstoneCount(): number {
     return this.#tombstones.size;
+  }
+
+  /**
+   * The snapshot, else (unreadable: truncated, garbage, a newer version) the previous generation,
+   * else nothing with a resume floor at the start time: no credential issued before it can then
+   * recreate a session, so a session an admin closed never comes back. The unreadable file is
+   * moved aside first, so no later write overwrites it.
+   */
+  async #readSnapshot(snapshot: SnapshotFile): Promise<Awaited<ReturnType<SnapshotFile["read"]>>> {
+    try {
+      return await snapshot.read();
+    } catch (error) {
+      const aside = await snapshot.keepAside(this.#now()).catch(() => snapshot.path);
+      const previous = await snapshot.readPrevious().catch(() => null);
+      if (previous !== null) {
+        this.#unreadable(`the session snapshot is unreadable (kept as ${aside}); using the previous generation`, error);
+        return previous;
+      }
+      this.#tombstoneFloor = Math.max(this.#tombstoneFloor, this.#now());
+      this.#dirty = true;
+      this.#unreadable(
+        `the session snapshot is unreadable (kept as ${aside}) and there is no previous generation; ` +
+          "starting empty, and resume credentials issued before now will start new sessions",
+        error,
+      );
+      return null;
+    }
   }
 
   /** Evicts the oldest tombstones beyond the cap; the floor remembers the latest end among them. */

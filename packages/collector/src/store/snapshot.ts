@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, open as openFile, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import { copyFile, link, mkdir, readFile, rename, unlink, open as openFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { isCount, isScope } from "@sessionlens/shared";
 import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "../sessions/records.js";
@@ -41,9 +42,30 @@ export class SnapshotFile {
     this.path = join(dir, "sessions.json");
   }
 
+  /** The previous generation, kept beside the snapshot by every write. */
+  get previousPath(): string {
+    return `${this.path}.prev`;
+  }
+
   async read(): Promise<SnapshotContents | null> {
     const value = await readJsonFile(this.path);
     return value === null ? null : parseSnapshot(value);
+  }
+
+  /** The previous generation (`sessions.json.prev`), or null when there is none. Throws when unreadable. */
+  async readPrevious(): Promise<SnapshotContents | null> {
+    const value = await readJsonFile(this.previousPath);
+    return value === null ? null : parseSnapshot(value);
+  }
+
+  /**
+   * Moves an unreadable snapshot aside (`sessions.json.unreadable-<time>`), so no later write
+   * overwrites it and a human can look at it. Returns the new path.
+   */
+  async keepAside(now: number): Promise<string> {
+    const aside = `${this.path}.unreadable-${now}`;
+    await rename(this.path, aside);
+    return aside;
   }
 
   /**
@@ -57,7 +79,7 @@ export class SnapshotFile {
     savedAt: number,
     generation: number,
   ): Promise<void> {
-    await writeAtomically(this.#dir, this.path, async (handle) => {
+    await writeAtomically(this.#dir, this.path, this.previousPath, async (handle) => {
       await handle.write(`{"version":${SNAPSHOT_VERSION},"generation":${generation},"savedAt":${savedAt},"sessions":[`);
       for (let start = 0; start < sessions.length; start += WRITE_BATCH) {
         const batch = sessions.slice(start, start + WRITE_BATCH).map((session) => JSON.stringify(serialiseSession(session)));
@@ -108,7 +130,7 @@ export class CountersFile {
 
   /** Writes the counters of `sessions` (in batches, like the snapshot) for snapshot `generation`. */
   async write(sessions: readonly SessionRecord[], savedAt: number, generation: number): Promise<void> {
-    await writeAtomically(this.#dir, this.path, async (handle) => {
+    await writeAtomically(this.#dir, this.path, null, async (handle) => {
       await handle.write(`{"version":${COUNTERS_VERSION},"generation":${generation},"savedAt":${savedAt},"sessions":[`);
       for (let start = 0; start < sessions.length; start += WRITE_BATCH) {
         const end = Math.min(sessions.length, start + WRITE_BATCH);
@@ -130,18 +152,84 @@ export class CountersFile {
   }
 }
 
-/** Writes `path` through a temp file (fsync, rename): a crash leaves the old file or the new one. */
-async function writeAtomically(dir: string, path: string, fill: (handle: FileHandle) => Promise<void>): Promise<void> {
-  await mkdir(dir, { recursive: true });
+/**
+ * Writes `path` through a temp file (fsync, rename, fsync of the folder): a crash leaves the old
+ * file or the new one. With `previousPath`, the file being replaced is first hard-linked there, so
+ * the previous generation survives a new file that later turns out unreadable. The temp file is
+ * opened exclusively and never through a symbolic link: a link planted at its name is removed, not
+ * written through.
+ */
+async function writeAtomically(
+  dir: string,
+  path: string,
+  previousPath: string | null,
+  fill: (handle: FileHandle) => Promise<void>,
+): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = `${path}.${process.pid}.tmp`;
-  const handle = await openFile(temp, "w", 0o600);
+  const handle = await openExclusive(temp);
   try {
-    await fill(handle);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await fill(handle);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (previousPath !== null) await keepPrevious(path, previousPath);
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
   }
-  await rename(temp, path);
+  await syncDir(dir);
+}
+
+const EXCLUSIVE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Creates `temp` (mode 0600) exclusively; whatever sits at that name (a stale temp file, a planted link) is unlinked first. */
+async function openExclusive(temp: string): Promise<FileHandle> {
+  try {
+    return await openFile(temp, EXCLUSIVE_FLAGS, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  await unlink(temp);
+  return openFile(temp, EXCLUSIVE_FLAGS, 0o600);
+}
+
+/**
+ * Keeps the current file as `previousPath`: a hard link (no copy), or a copy where the file system
+ * has no links; through a temp name, so the swap is atomic. Best effort: failing to keep the
+ * previous generation never stops the new one from being written.
+ */
+async function keepPrevious(path: string, previousPath: string): Promise<void> {
+  const temp = `${previousPath}.${process.pid}.tmp`;
+  await unlink(temp).catch(() => {});
+  try {
+    await link(path, temp);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // the first write: nothing to keep
+    try {
+      await copyFile(path, temp, constants.COPYFILE_EXCL);
+    } catch {
+      await unlink(temp).catch(() => {});
+      return;
+    }
+  }
+  await rename(temp, previousPath).catch(() => unlink(temp).catch(() => {}));
+}
+
+/** Makes the renames durable (a no-op where folders cannot be opened, e.g. Windows). */
+async function syncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await openFile(dir, constants.O_RDONLY);
+    await handle.sync();
+  } catch {
+    // Best effort: the file itself was fsynced.
+  } finally {
+    await handle?.close();
+  }
 }
 
 const WRITE_BATCH = 2_000;
@@ -293,6 +381,8 @@ function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
+/** A non-negative integer; a larger one than is safe (written by an older version) reads as the maximum. */
 function count(value: unknown): number {
+  if (typeof value === "number" && Number.isInteger(value) && value > Number.MAX_SAFE_INTEGER) return Number.MAX_SAFE_INTEGER;
   return isCount(value) ? value : 0;
 }

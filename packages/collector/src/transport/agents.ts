@@ -9,7 +9,7 @@ import type { SessionModel } from "../sessions/model.js";
 import type { Page, PageSocket, PreparedMessage } from "../sessions/session.js";
 import { Interner } from "../sessions/strings.js";
 import { DeadlineWheel } from "../sessions/wheel.js";
-import { createAddressResolver, type AddressResolver } from "./address.js";
+import { createAddressResolver, limitKey, type AddressResolver } from "./address.js";
 import {
   closePageFrame,
   closeSessionFrame,
@@ -34,6 +34,10 @@ export interface AgentTransportOptions {
   connectionRatePerIp: number;
   /** New connections one address may open at once (token bucket size). */
   connectionBurstPerIp: number;
+  /** New connections per second from all addresses together (token bucket refill rate). */
+  connectionRate: number;
+  /** New connections all addresses together may open at once (token bucket size). */
+  connectionBurst: number;
   helloTimeoutMs: number;
   maxMessagesPerWindow: number;
   rateWindowMs: number;
@@ -107,6 +111,7 @@ export class AgentTransport {
   readonly #resolveAddress: AddressResolver;
   readonly #perAddress: ConnectionCounter;
   readonly #newPerAddress: ConnectionRateLimiter;
+  readonly #newOverall: ConnectionRateLimiter;
   readonly #helloDeadlines: DeadlineWheel<AgentConnection>;
   readonly #addresses = new Interner(100_000);
   readonly #keepaliveRounds: number;
@@ -128,6 +133,7 @@ export class AgentTransport {
     this.#resolveAddress = createAddressResolver(options.trustProxy);
     this.#perAddress = new ConnectionCounter(options.maxConnectionsPerIp);
     this.#newPerAddress = new ConnectionRateLimiter(options.connectionRatePerIp, options.connectionBurstPerIp);
+    this.#newOverall = new ConnectionRateLimiter(options.connectionRate, options.connectionBurst);
     this.#helloDeadlines = new DeadlineWheel(options.resolutionMs);
     this.#keepaliveRounds = Math.max(1, Math.round(options.keepaliveMs / options.heartbeatMs));
   }
@@ -157,6 +163,7 @@ export class AgentTransport {
   tick(): void {
     const now = this.#o.clock.now();
     this.#newPerAddress.prune(now);
+    this.#newOverall.prune(now);
     for (const connection of this.#helloDeadlines.takeDue(now)) {
       if (connection.state === State.AwaitingHello) {
         connection.reject("hello_timeout", `no hello within ${this.#o.helloTimeoutMs} ms`);
@@ -202,7 +209,7 @@ export class AgentTransport {
   closed(connection: AgentConnection, code: number): void {
     this.connections.delete(connection);
     this.#helloDeadlines.cancel(connection);
-    if (connection.countedAddress) this.#perAddress.remove(connection.clientAddress);
+    if (connection.countedAddress) this.#perAddress.remove(limitKey(connection.clientAddress));
     this.stats.connectionsClosed.set(code, (this.stats.connectionsClosed.get(code) ?? 0) + 1);
   }
 
@@ -230,7 +237,19 @@ export class AgentTransport {
       connection.reject("origin_not_allowed", `origin ${origin === undefined ? "(none)" : JSON.stringify(origin).slice(0, 80)} is not allowed`);
       return;
     }
-    if (!this.#newPerAddress.tryTake(clientAddress, this.#o.clock.now())) {
+    // Per address (IPv6 by /64), and overall: many source addresses do not add up to more.
+    const key = limitKey(clientAddress);
+    const now = this.#o.clock.now();
+    if (!this.#newOverall.tryTake("", now)) {
+      connection.reject(
+        "rate_limited",
+        `more than ${this.#o.connectionRate} new connections per second in all`,
+        closeCodeFor("rate_limited"),
+        "connection_rate_limited",
+      );
+      return;
+    }
+    if (!this.#newPerAddress.tryTake(key, now)) {
       connection.reject(
         "rate_limited",
         `more than ${this.#o.connectionRatePerIp} new connections per second from this address`,
@@ -239,7 +258,7 @@ export class AgentTransport {
       );
       return;
     }
-    if (!this.#perAddress.tryAdd(clientAddress)) {
+    if (!this.#perAddress.tryAdd(key)) {
       connection.reject("too_many_connections", `at most ${this.#o.maxConnectionsPerIp} connections per address`);
       return;
     }

@@ -1,3 +1,4 @@
+import { request as httpRequest } from "node:http";
 import { writeFile } from "node:fs/promises";
 import { join as joinPath } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -107,6 +108,7 @@ describe("sessionlens usage", () => {
     [["serve", "--store", "disk"], "--store must be memory or redis"],
     [["serve", "--session-timeout", "soon"], "--session-timeout"],
     [["serve", "--port", "http"], "--port"],
+    [["serve", "--max-connections", "lots"], "--max-connections must be a positive whole number"],
   ])("%j exits 2 with a message on stderr", async (argv, message) => {
     const run = capture();
     expect(await main(argv, run.io)).toBe(2);
@@ -120,10 +122,39 @@ describe("sessionlens usage", () => {
     expect(run.err()).toContain("--page-grace");
   });
 
+  it("SESSIONLENS_ALLOWED_HOSTS and SESSIONLENS_MAX_CONNECTIONS reach the collector", async () => {
+    const dir = await tempDir();
+    const stop = new AbortController();
+    const run = capture(
+      { SESSIONLENS_PORT: "0", SESSIONLENS_DATA_DIR: dir.path, SESSIONLENS_ALLOWED_HOSTS: "sessions.example.com", SESSIONLENS_MAX_CONNECTIONS: "77" },
+      stop.signal,
+    );
+    const exit = main(["serve"], run.io);
+    const { url } = await eventually(() => {
+      const line = run.out().split("\n").find((candidate) => candidate.includes("listening on"));
+      expect(line).toBeDefined();
+      return JSON.parse(line!) as { url: string };
+    });
+    const status = (host: string) =>
+      new Promise<number>((resolveStatus, reject) => {
+        const req = httpRequest(`${url}/healthz`, { headers: { host } }, (res) => {
+          res.resume();
+          resolveStatus(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await status(new URL(url).host)).toBe(403);
+    expect(await status("sessions.example.com")).toBe(200);
+    stop.abort();
+    expect(await exit).toBe(0);
+    await dir.remove();
+  });
+
   it("--help lists every flag with its environment variable", async () => {
     const run = capture();
     expect(await main(["serve", "--help"], run.io)).toBe(0);
-    for (const flag of ["host", "port", "store", "redis-url", "identity-secret", "api-token", "allowed-origins", "trust-proxy", "session-timeout", "page-grace", "secret", "data-dir"]) {
+    for (const flag of ["host", "port", "store", "redis-url", "identity-secret", "api-token", "allowed-origins", "allowed-hosts", "trust-proxy", "max-connections", "session-timeout", "page-grace", "secret", "data-dir"]) {
       expect(run.out()).toContain(`--${flag}`);
       expect(run.out()).toContain(`SESSIONLENS_${flag.replace(/-/g, "_").toUpperCase()}`);
     }
@@ -157,7 +188,7 @@ describe("sessionlens serve", () => {
 
   it("logs info on stdout and warnings and errors on stderr, each line once", async () => {
     const dir = await tempDir();
-    // An unreadable snapshot: the collector warns and starts empty.
+    // An unreadable snapshot: the collector logs an error, keeps the file aside and starts empty.
     await writeFile(joinPath(dir.path, "sessions.json"), "{ not json");
     const stop = new AbortController();
     const run = capture({ SESSIONLENS_PORT: "0", SESSIONLENS_DATA_DIR: dir.path }, stop.signal);
@@ -168,9 +199,9 @@ describe("sessionlens serve", () => {
     const levels = (text: string) => text.trim().split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { level: number }).level);
     expect(levels(run.out()).length).toBeGreaterThan(0);
     expect(levels(run.out()).every((level) => level < 40)).toBe(true);
-    expect(levels(run.err())).toContain(40);
+    expect(levels(run.err())).toContain(50);
     expect(levels(run.err()).every((level) => level >= 40)).toBe(true);
-    expect(run.err()).toContain("snapshot could not be read");
+    expect(run.err()).toContain("snapshot is unreadable");
     await dir.remove();
   });
 

@@ -129,7 +129,7 @@ describe("HTTP API", () => {
     expect((await post({ type: "x", payload: 1 }, "nope")).status).toBe(404);
     expect((await post({ type: "x", payload: 1, pageId: "nope-nope" })).status).toBe(404);
     expect((await post({ payload: 1 })).status).toBe(400);
-    const invalid = await api(`/api/v1/sessions/${id}/messages`, { method: "POST", body: "{nope" });
+    const invalid = await api(`/api/v1/sessions/${id}/messages`, { method: "POST", body: "{nope", headers: { "content-type": "application/json" } });
     expect(invalid.status).toBe(400);
     let deep: unknown = 1;
     for (let i = 0; i < 40; i++) deep = { deep };

@@ -17,7 +17,7 @@ describe("event stream: a slow consumer", () => {
     const { port } = new URL(t.url);
     socket = connect(Number(port), "127.0.0.1");
     await new Promise((resolve) => socket!.once("connect", resolve));
-    socket.write("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    socket.write("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
     socket.pause();
     await eventually(async () => expect(await (await fetch(`${t.url}/metrics`)).text()).toMatch(/^sessionlens_sse_subscribers 1$/m));
 

@@ -36,14 +36,14 @@ describe("memory store", () => {
     await store.close();
   });
 
-  it("an unreadable snapshot is reported and the store starts empty", async () => {
+  it("an unreadable snapshot with no previous generation is reported and the store starts empty", async () => {
     const path = join(dir.path, "corrupt");
     await mkdir(path, { recursive: true });
     await writeFile(join(path, "sessions.json"), "{ not json");
-    const warnings: string[] = [];
-    const store = new MemorySessionStore({ dataDir: path, onWarning: (message) => warnings.push(message) });
+    const errors: string[] = [];
+    const store = new MemorySessionStore({ dataDir: path, onUnreadableSnapshot: (message) => errors.push(message) });
     expect((await store.open()).sessions).toEqual([]);
-    expect(warnings).toHaveLength(1);
+    expect(errors).toHaveLength(1);
     await store.close();
   });
 

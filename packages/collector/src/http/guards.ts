@@ -1,0 +1,205 @@
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { isIP, type Socket } from "node:net";
+import proxyAddr from "proxy-addr";
+import { sendError } from "./respond.js";
+
+type Log = (level: "warn" | "error" | "info" | "debug", message: string, details?: Record<string, unknown>) => void;
+
+/** Whether `host` (an interface to bind, or a `Host` name without port) is a loopback name or address. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[|\]$/g, "");
+  if (name === "localhost" || name.endsWith(".localhost")) return true;
+  if (isIP(name) === 4) return name.startsWith("127.");
+  if (isIP(name) === 6) return name === "::1" || name === "0:0:0:0:0:0:0:1" || /^::ffff:127\./.test(name);
+  return false;
+}
+
+/** The name part of a `Host` header: `[::1]:8787` -> `::1`, `Example.COM.:80` -> `example.com`. */
+export function hostName(header: string): string {
+  const text = header.trim().toLowerCase();
+  if (text.startsWith("[")) {
+    const end = text.indexOf("]");
+    return end === -1 ? text : text.slice(1, end);
+  }
+  const colon = text.indexOf(":");
+  return (colon === -1 ? text : text.slice(0, colon)).replace(/\.$/, "");
+}
+
+/**
+ * The `Host` allow-list (DNS rebinding): a page on an attacker's name that resolves to this
+ * collector sends that name as `Host`. With a list, only its names are served (`*` any); with none,
+ * a collector bound to a loopback address serves only loopback names and addresses, and one bound
+ * elsewhere serves any (put an API token on it).
+ */
+export function createHostCheck(allowedHosts: readonly string[], boundHost: string): (req: IncomingMessage) => boolean {
+  if (allowedHosts.includes("*")) return () => true;
+  if (allowedHosts.length === 0) {
+    if (!isLoopbackHost(boundHost)) return () => true;
+    return (req) => req.headers.host !== undefined && isLoopbackHost(hostName(req.headers.host));
+  }
+  const allowed = new Set(allowedHosts.map(hostName));
+  return (req) => req.headers.host !== undefined && allowed.has(hostName(req.headers.host));
+}
+
+/**
+ * Wraps the request handler of a listening server with the Host allow-list: a request whose Host is
+ * not allowed gets 403 `host_not_allowed`. In-process requests (`collector.request`, a handler
+ * mounted elsewhere) do not go through it: no browser can be rebound to them.
+ */
+export function withHostCheck(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  allowed: (req: IncomingMessage) => boolean,
+  clientErrors: ClientErrorLog,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if (allowed(req)) return handler(req, res);
+    clientErrors.write("a request with a Host that is not allowed was refused", { host: req.headers.host ?? "(none)" });
+    sendError(res, 403, "host_not_allowed", "this Host is not served here (see --allowed-hosts)", { "x-content-type-options": "nosniff" });
+    req.resume();
+  };
+}
+
+/** Whether a request with a body declares it as JSON (`application/json`, any parameters). */
+export function isJsonContentType(req: IncomingMessage): boolean {
+  const type = req.headers["content-type"];
+  if (type === undefined) return false;
+  const essence = type.split(";")[0]!.trim().toLowerCase();
+  return essence === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(essence);
+}
+
+/** Characters of any one string field kept in a client-error log line. */
+const FIELD_CHARS = 200;
+
+/**
+ * Log lines about bad client input, capped in size and rate: at most `perWindow` lines per
+ * `windowMs`, every field clipped to 200 characters, no stack traces; what was held back is
+ * summed up in the first line of the next window. Anyone can send bad input, so none of it may
+ * cost more than a bounded amount of log.
+ */
+export class ClientErrorLog {
+  #windowStart = 0;
+  #written = 0;
+  #suppressed = 0;
+
+  constructor(
+    readonly log: Log,
+    readonly now: () => number = Date.now,
+    readonly perWindow = 10,
+    readonly windowMs = 10_000,
+  ) {}
+
+  /**
+   * Logs at `warn` without a stack trace (at `error` for a failure of the collector's own, with
+   * its stack clipped to 1,000 characters); false when the line was held back.
+   */
+  write(message: string, details: Record<string, unknown> = {}, level: "warn" | "error" = "warn"): boolean {
+    const now = this.now();
+    if (now - this.#windowStart >= this.windowMs) {
+      this.#windowStart = now;
+      this.#written = 0;
+      if (this.#suppressed > 0) {
+        this.log("warn", `${this.#suppressed} client-error log lines were suppressed`, { suppressed: this.#suppressed });
+        this.#suppressed = 0;
+      }
+    }
+    if (this.#written >= this.perWindow) {
+      this.#suppressed++;
+      return false;
+    }
+    this.#written++;
+    this.log(level, clip(message), clipFields(details, level === "error"));
+    return true;
+  }
+}
+
+function clip(text: string): string {
+  return text.length > FIELD_CHARS ? `${text.slice(0, FIELD_CHARS)}…(${text.length} chars)` : text;
+}
+
+function clipFields(details: Record<string, unknown>, withStack: boolean): Record<string, unknown> {
+  const clipped: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(details)) {
+    if (value instanceof Error) {
+      clipped[key] = {
+        type: value.name,
+        message: clip(value.message),
+        code: (value as { code?: unknown }).code,
+        ...(withStack ? { stack: value.stack?.slice(0, 1_000) } : {}),
+      };
+    }
+    else if (typeof value === "string") clipped[key] = clip(value);
+    else if (typeof value === "number" || typeof value === "boolean" || value === null) clipped[key] = value;
+    else clipped[key] = clip(String(value));
+  }
+  return clipped;
+}
+
+export interface ConnectionGuardOptions {
+  /** HTTP connections (not agent sockets) per client address (IPv6 by /64). */
+  maxPerAddress: number;
+  /** Proxies (proxy-addr syntax) exempt from the per-address cap: every client comes through them. */
+  trustProxy: readonly string[];
+  /** The key an address counts under (IPv6 by /64; server.ts hands the transport's `limitKey`). */
+  keyOf: (address: string) => string;
+  /** Counts a refused connection (metrics). */
+  onRefused: () => void;
+}
+
+const kCounted = Symbol("sessionlens.counted");
+type GuardedSocket = Socket & { [kCounted]?: string };
+
+/**
+ * Caps the HTTP connections one address holds (slowloris: idle sockets that never finish a request
+ * or upgrade). A connection counts from accept until it closes or becomes an agent socket (the
+ * agent transport has its own per-address cap); over the cap it is closed at once.
+ */
+export class ConnectionGuard {
+  readonly #counts = new Map<string, number>();
+  readonly #trusted: ((address: string, hop: number) => boolean) | null;
+  readonly #o: ConnectionGuardOptions;
+
+  constructor(options: ConnectionGuardOptions) {
+    this.#o = options;
+    this.#trusted = options.trustProxy.length === 0 ? null : proxyAddr.compile([...options.trustProxy]);
+  }
+
+  attach(server: Server): void {
+    server.on("connection", (socket: GuardedSocket) => this.#accept(socket));
+  }
+
+  /** The socket became an agent socket: it no longer counts as an HTTP connection. */
+  upgraded(socket: Socket): void {
+    this.#release(socket as GuardedSocket);
+  }
+
+  /** HTTP connections counted now (all addresses). */
+  get size(): number {
+    let total = 0;
+    for (const count of this.#counts.values()) total += count;
+    return total;
+  }
+
+  #accept(socket: GuardedSocket): void {
+    const address = socket.remoteAddress ?? "";
+    if (this.#trusted !== null && this.#trusted(address, 0)) return;
+    const key = this.#o.keyOf(address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address);
+    const count = this.#counts.get(key) ?? 0;
+    if (count >= this.#o.maxPerAddress) {
+      this.#o.onRefused();
+      socket.destroy();
+      return;
+    }
+    this.#counts.set(key, count + 1);
+    socket[kCounted] = key;
+    socket.once("close", () => this.#release(socket));
+  }
+
+  #release(socket: GuardedSocket): void {
+    const key = socket[kCounted];
+    if (key === undefined) return;
+    socket[kCounted] = undefined;
+    const count = this.#counts.get(key) ?? 0;
+    if (count <= 1) this.#counts.delete(key);
+    else this.#counts.set(key, count - 1);
+  }
+}
