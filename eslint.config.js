@@ -24,14 +24,16 @@ const layer = (from, forbidden, why, allow = []) => ({
   },
 });
 const collectorLayers = [
-  layer("transport", ["store", "query", "http", "cli"], "decodes frames for the session model; it reaches state only through sessions/"),
-  layer("sessions", ["transport", "query", "http", "cli"], "is the session model: it is called by the transport and read through query/"),
-  layer("store", ["sessions", "transport", "query", "http", "cli"], "is the persistence port: it knows the session records, nothing else", [
+  layer("transport", ["store", "query", "http", "cli", "cluster"], "decodes frames for the session model; it reaches state only through sessions/"),
+  layer("sessions", ["transport", "query", "http", "cli", "cluster"], "is the session model: it is called by the transport and read through query/"),
+  layer("store", ["sessions", "transport", "query", "http", "cli", "cluster"], "is the persistence port: it knows the session records, nothing else", [
     "sessions/records.js",
   ]),
-  layer("query", ["transport", "store", "http", "cli"], "reads the session index and change feed of sessions/"),
-  layer("http", ["sessions", "store", "transport", "cli"], "reads and commands only through query/ and what server.ts hands it"),
-  layer("cli", ["sessions", "store", "transport", "http", "query"], "talks to a collector over HTTP (client.ts) or starts one (server.ts)"),
+  layer("query", ["transport", "store", "http", "cli", "cluster"], "reads the session index and change feed of sessions/"),
+  layer("http", ["sessions", "store", "transport", "cli", "cluster"], "reads and commands only through query/ and what server.ts hands it"),
+  layer("cli", ["sessions", "store", "transport", "http", "query", "cluster"], "talks to a collector over HTTP (client.ts) or starts one (server.ts)"),
+  // Several collectors: server.ts puts the cluster view between sessions/ and query/.
+  layer("cluster", ["transport", "query", "http", "cli"], "joins this node's sessions/ with what the other nodes keep in store/ (Redis)"),
 ];
 
 export default tseslint.config(

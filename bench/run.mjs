@@ -2,8 +2,8 @@
 // SessionLens benchmarks: `node bench/run.mjs` (full) or `--quick` (smoke run).
 // Writes bench/results/latest.json and latest.md (quick.json and quick.md in
 // quick mode) and prints the verdict table. See bench/README.md.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,12 +30,14 @@ const { values: flags } = parseArgs({
 });
 
 if (flags.help) {
-  console.log(`usage: node bench/run.mjs [--quick] [--only ingest,query,storm,restart,size,wire,profile] [--reps N] [--no-build] [--out FILE.json]
+  console.log(`usage: node bench/run.mjs [--quick] [--only ingest,query,storm,restart,size,wire,redis,profile] [--reps N] [--no-build] [--out FILE.json]
 
   --quick           smoke run (small sizes, short windows; under a minute): checks that every
                     benchmark runs and produces numbers, not that targets are met
   --only            run only these benchmarks (a partial run never writes RESULTS.md); "profile"
-                    (full runs only) profiles the collector at the largest ingest tier
+                    (full runs only) profiles the collector at the largest ingest tier; "redis"
+                    (two collectors on REDIS_URL, default redis://127.0.0.1:6379) is part of the
+                    full run, not of the quick run unless named here
   --reps            repetitions of each ingest run (median is reported); default 3 full, 1 quick
   --storm-agents    agents in the reconnect storm; default 10000 full, 200 quick
   --restart-agents  agents in the SIGKILL restart; default 1000 full, 100 quick
@@ -49,7 +51,8 @@ if (flags.help) {
 const FULL = {
   mode: "full",
   ingestPages: [5_000, 20_000],
-  ingestServers: ["ws", "collector", "socketio"],
+  // collector-redis: the Redis store (REDIS_URL, default 127.0.0.1:6379), Redis's CPU beside it.
+  ingestServers: ["ws", "collector", "collector-redis", "socketio"],
   heartbeatIntervalMs: 2_000,
   warmupMs: 5_000,
   measureMs: 20_000,
@@ -62,6 +65,8 @@ const FULL = {
   // One more collector ingest run at the largest tier under the sampling profiler: RESULTS.md
   // shows where the collector's time goes beside the figures it explains.
   profile: { server: "collector", top: 15 },
+  // Two collectors on one Redis (bench/benchmarks/redis.mjs, 100,000 sessions), in its own process.
+  redis: { quick: false, timeoutMs: 15 * 60_000 },
 };
 const QUICK = {
   mode: "quick",
@@ -75,13 +80,16 @@ const QUICK = {
   storm: { agents: 200, deadlineMs: 30_000, settleMs: 6_000 },
   restart: { agents: 100, restartDelayMs: 1_000, deadlineMs: 30_000, settleMs: 6_000 },
   profile: null,
+  // Not in the quick run's default selection (CI's smoke test); `--only redis --quick` runs it small.
+  redis: { quick: true, timeoutMs: 3 * 60_000 },
 };
 const config = { ...(flags.quick ? QUICK : FULL) };
 if (flags.reps) config.reps = Math.max(1, Number(flags.reps));
 if (flags["storm-agents"]) config.storm = { ...config.storm, agents: positiveInteger("--storm-agents", flags["storm-agents"]) };
 if (flags["restart-agents"]) config.restart = { ...config.restart, agents: positiveInteger("--restart-agents", flags["restart-agents"]) };
-const ALL = ["wire", "size", "query", "ingest", "storm", "restart", "profile"];
-const selected = flags.only ? flags.only.split(",").map((s) => s.trim()) : ALL;
+const ALL = ["wire", "size", "query", "ingest", "storm", "restart", "redis", "profile"];
+// The quick run is CI's smoke test: it leaves out the Redis benchmark unless --only names it.
+const selected = flags.only ? flags.only.split(",").map((s) => s.trim()) : flags.quick ? ALL.filter((name) => name !== "redis") : ALL;
 for (const name of selected) if (!ALL.includes(name)) fail(2, `unknown benchmark "${name}"; choose from ${ALL.join(", ")}`);
 
 function positiveInteger(flag, text) {
@@ -187,6 +195,33 @@ function machine() {
   };
 }
 
+/**
+ * bench/benchmarks/redis.mjs in a child process (it starts two collectors in its own process):
+ * its JSON comes back through the file named by --out, its output goes to logDir/redis.log.
+ * A run without Redis resolves to `{ unavailable: "no Redis at ..." }`, not an error.
+ */
+function runRedisBenchmark({ quick, timeoutMs, logDir }) {
+  const outFile = join(logDir, "redis.json");
+  const logFile = join(logDir, "redis.log");
+  const args = [join(benchDir, "benchmarks", "redis.mjs"), "--out", outFile, ...(quick ? ["--quick"] : [])];
+  const out = openSync(logFile, "a");
+  const child = spawn(process.execPath, args, { cwd: rootDir, stdio: ["ignore", out, out] });
+  closeSync(out);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (error) => (clearTimeout(timer), reject(error)));
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`bench/benchmarks/redis.mjs exited (code ${code}, signal ${signal}${signal === "SIGKILL" ? `, killed after ${timeoutMs / 1000} s` : ""}); see ${logFile}`));
+      try {
+        resolve(JSON.parse(readFileSync(outFile, "utf8")));
+      } catch (error) {
+        reject(new Error(`bench/benchmarks/redis.mjs wrote no readable JSON to ${outFile}: ${error.message}`));
+      }
+    });
+  });
+}
+
 async function main() {
   const started = Date.now();
   mkdirSync(resultsDir, { recursive: true });
@@ -235,7 +270,7 @@ async function main() {
     for (let rep = 1; rep <= config.reps; rep++) {
       for (const pages of config.ingestPages) {
         for (const server of config.ingestServers) {
-          if (server === "collector" && needCollector) {
+          if (server.startsWith("collector") && needCollector) {
             if (rep === 1) errors.push({ server, pages, error: needCollector });
             continue;
           }
@@ -265,6 +300,14 @@ async function main() {
       if (needCollector) throw new Error(needCollector);
       return runRestart({ ...config.restart, logDir });
     });
+  }
+
+  if (selected.includes("redis")) {
+    results.redis = await guard("redis", async () => {
+      if (needCollector) throw new Error(needCollector);
+      return runRedisBenchmark({ ...config.redis, logDir });
+    });
+    if (results.redis.unavailable) log(`redis: ${results.redis.unavailable}; its rows say "not measured"`);
   }
 
   if (selected.includes("profile") && config.profile) {

@@ -14,6 +14,15 @@ const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 export const SERVERS = {
   ws: { label: "(a) bare ws + codec", module: here("../servers/ws-baseline.mjs"), client: "protocol", awaitWelcome: false },
   collector: { label: "(b) SessionLens collector", module: here("../servers/collector.mjs"), client: "protocol", awaitWelcome: true },
+  // The collector with the Redis store (BENCH_REDIS_URL, default 127.0.0.1:6379; its keys are removed
+  // at exit); Redis's own CPU over the window is reported beside the collector's.
+  "collector-redis": {
+    label: "(b') SessionLens collector, Redis store",
+    module: here("../servers/collector.mjs"),
+    client: "protocol",
+    awaitWelcome: true,
+    env: { BENCH_REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" },
+  },
   socketio: { label: "(c) Socket.IO tracker", module: here("../servers/socketio-tracker.mjs"), client: "socketio", awaitWelcome: false },
 };
 
@@ -38,6 +47,7 @@ export async function runIngest({ server, pages, heartbeatIntervalMs, warmupMs, 
   const spec = SERVERS[server];
   const name = `ingest-${server}-${pages}${tag}`;
   const proc = startChild(spec.module, {
+    env: spec.env ?? {},
     execArgv: ["--expose-gc", ...serverExecArgv],
     logFile: join(logDir, `${name}.server.log`),
     lifetimeMs: 10 * 60_000,
@@ -145,6 +155,9 @@ export async function runIngest({ server, pages, heartbeatIntervalMs, warmupMs, 
       cpuSystemUs: end.cpu.systemUs - start.cpu.systemUs,
       cpuUtilisation: round(cpuUs / wallUs, 3),
       cpuPerHeartbeatUs: round(cpuUs / heartbeats, 3),
+      ...(end.stats?.redisCpuUs != null && start.stats?.redisCpuUs != null
+        ? { redisCpuPerHeartbeatUs: round((end.stats.redisCpuUs - start.stats.redisCpuUs) / heartbeats, 3) }
+        : {}),
       pacingLagMaxMs: Math.max(...finalCounters.map((c) => c.pacingLagMaxMs)),
       memory: {
         before: memBefore,

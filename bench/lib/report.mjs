@@ -180,7 +180,30 @@ export function verdictRows(results) {
   }
 
   rows.push({ key: "redis", value: null, section: "6. Redis store", figure: "ingest with Redis store vs in-memory", measured: "not measured", target: "<= 2x", verdict: "n/a", detail: "there is no Redis store in this release" });
+  redisRows(results.redis, add, error);
   return rows;
+}
+
+/** Two collectors on one Redis (bench/benchmarks/redis.mjs): query on the node holding none, command and event across nodes. */
+function redisRows(r, add, error) {
+  if (!r) return;
+  const section = "6. Redis store";
+  const sessions = r.sizes ? `${r.sizes.sessions.toLocaleString("en-US")} sessions, ${r.matchesPerQuery ?? r.sizes.sessions / r.sizes.users} matches` : "100,000 sessions";
+  const figures = [
+    ["redis.query.http", `HTTP p99, getSessionInfo by username on the node holding none (${sessions})`, "<= 20 ms", 20, r.queryReplicaHttp],
+    ["redis.query.inprocess", `in-process p99, getSessionInfo by username on that node, from its cluster view (${sessions})`, "-", null, r.queryReplicaInProcess],
+    ["redis.query.direct", `p99 of the same query straight from Redis: username index, then hashes (${sessions})`, "-", null, r.queryDirectRedis],
+    ["redis.command", "cross-node command p99 (message sent on node A, received by a page on node B)", "<= 100 ms", 100, r.crossNodeCommand],
+    ["redis.propagation", "event-stream / cluster-view propagation p99 (path change on node B, seen in node A's cluster view)", "<= 1 s", 1_000, r.eventPropagation],
+  ];
+  for (const [key, figure, target, limit, summary] of figures) {
+    if (r.error) error(section, figure, r.error);
+    else if (r.unavailable) add(key, section, figure, `not measured: ${r.unavailable}`, target, null);
+    else {
+      const p99 = summary?.p99;
+      add(key, section, figure, fmtMs(p99), target, limit === null || !Number.isFinite(p99) ? null : p99 <= limit, p99);
+    }
+  }
 }
 
 /**
@@ -305,6 +328,24 @@ export function detailSections(results) {
     out.push(
       "",
       `Unfiltered answer: ${s.bodyBytes.toLocaleString("en-US")} bytes, ${s.chunked ? "chunked" : "not chunked"}, ${s.writes} server writes (largest ${s.largestWriteBytes.toLocaleString("en-US")} B), ${s.chunksReceived} chunks received, first byte after ${fmtMs(s.ttfbMs)}, last after ${fmtMs(s.totalMs)}.`,
+      "",
+    );
+  }
+  const r = results.redis;
+  if (r && !r.error && !r.unavailable) {
+    const row = (name, v) => `| ${name} | ${v.n} | ${fmtMs(v.p50)} | ${fmtMs(v.p90)} | ${fmtMs(v.p99)} | ${fmtMs(v.max)} |`;
+    out.push(
+      "## Two collectors on Redis",
+      "",
+      `${r.sizes.sessions.toLocaleString("en-US")} sessions of ${r.sizes.users.toLocaleString("en-US")} users written through the Redis store (${r.redis}) in ${r.fillMs} ms by a writer that is neither node; node A, holding none of them, loaded its cluster view in ${r.replicaLoadMs} ms.`,
+      "",
+      "| what | n | p50 | p90 | p99 | max |",
+      "| --- | --- | --- | --- | --- | --- |",
+      row("getSessionInfo(username) straight from Redis", r.queryDirectRedis),
+      row("getSessionInfo(username) on node A, in process (cluster view)", r.queryReplicaInProcess),
+      row("GET /api/v1/sessions?usernameFilter= on node A", r.queryReplicaHttp),
+      row("message sent on node A until the page on node B has it", r.crossNodeCommand),
+      row("path change on node B until node A's cluster view shows it", r.eventPropagation),
       "",
     );
   }

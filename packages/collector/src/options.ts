@@ -41,6 +41,12 @@ export interface CollectorOptions {
    */
   store?: SessionPersistence;
   /**
+   * Share sessions with other collectors through Redis (see "Running several collectors"). Every
+   * node answers for every session of the cluster; commands reach the node holding the page.
+   * Ignored when `store` is given. Default: none (one collector, embedded store).
+   */
+  redis?: RedisOptions;
+  /**
    * Folder for the resume secret and the store snapshot. `null` keeps nothing on disk (a restart
    * then forgets every session and the resume secret). Default `".sessionlens"` (relative to the
    * working directory).
@@ -162,10 +168,32 @@ export interface CollectorOptions {
   sweepIntervalMs?: number;
 }
 
+/** Options of several collectors sharing sessions through Redis. */
+export interface RedisOptions {
+  /** `redis://host:6379`, `rediss://...`, or `redis+cluster://host:port` for a Redis Cluster. */
+  url: string;
+  /** Treat `url` as a node of a Redis Cluster. Default `false` (true for `redis+cluster://`). */
+  cluster?: boolean;
+  /** Every key and channel starts with it. Default `"sessionlens:"`. */
+  prefix?: string;
+  /**
+   * This collector's name in the cluster, shown for each page it holds. Unique per node.
+   * Default: the host name and port (`host:8787`); with port 0, the host name and a process-unique id.
+   */
+  nodeId?: string;
+  /** A node whose lease (renewed every third of it) is gone is dead; survivors age out its pages. Default `5_000`. */
+  leaseTtlMs?: number;
+  /** Counter changes (bytes, `lastComm`) are written at most this often. Default `1_000`. */
+  flushIntervalMs?: number;
+  /** A Redis command fails after this long without an answer. Default `2_000`. */
+  commandTimeoutMs?: number;
+}
+
 /** Options with every default applied. */
 export interface ResolvedOptions
-  extends Required<Omit<CollectorOptions, "store" | "secret" | "identitySecret" | "apiToken" | "logger" | "dataDir">> {
+  extends Required<Omit<CollectorOptions, "store" | "redis" | "secret" | "identitySecret" | "apiToken" | "logger" | "dataDir">> {
   store: SessionPersistence | undefined;
+  redis: RedisOptions | undefined;
   dataDir: string | null;
   secret: string | undefined;
   identitySecret: string | undefined;
@@ -219,6 +247,7 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     host: options.host ?? DEFAULTS.host,
     port: options.port ?? DEFAULTS.port,
     store: options.store,
+    redis: options.redis === undefined || options.store !== undefined ? undefined : resolveRedis(options.redis),
     dataDir: options.dataDir === undefined ? DEFAULTS.dataDir : options.dataDir,
     secret: nonEmpty(options.secret),
     identitySecret: nonEmpty(options.identitySecret),
@@ -278,6 +307,15 @@ export function parseDuration(text: string): number {
   const ms = Math.round(value * factor);
   if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`"${text}" is not a positive duration`);
   return ms;
+}
+
+function resolveRedis(redis: RedisOptions): RedisOptions {
+  if (typeof redis.url !== "string" || redis.url === "") throw new RangeError("redis.url is required to share sessions through Redis");
+  if (!/^(redis|rediss|redis\+cluster):\/\//.test(redis.url)) throw new RangeError(`redis.url must start with redis://, rediss:// or redis+cluster://, got "${redis.url}"`);
+  for (const name of ["leaseTtlMs", "flushIntervalMs", "commandTimeoutMs"] as const) {
+    if (redis[name] !== undefined) positive(`redis.${name}`, redis[name]);
+  }
+  return { ...redis, prefix: redis.prefix ?? "sessionlens:", nodeId: redis.nodeId === "" ? undefined : redis.nodeId };
 }
 
 function positive(name: string, value: number): number {

@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
+import { ClusterCommands } from "./cluster/commands.js";
+import { ClusterView } from "./cluster/view.js";
 import { EventHub } from "./http/events.js";
 import { ClientErrorLog, ConnectionGuard, createHostCheck, isLoopbackHost, withHostCheck } from "./http/guards.js";
 import { createMetrics } from "./http/metrics.js";
@@ -22,6 +25,7 @@ import { loadResumeSecret } from "./sessions/secret.js";
 import { UserAgentCache } from "./sessions/useragent.js";
 import { createMemoryStore } from "./store/memory.js";
 import type { SessionPersistence } from "./store/port.js";
+import { RedisPersistence } from "./store/redis.js";
 import { createAddressResolver, limitKey } from "./transport/address.js";
 import { AgentTransport } from "./transport/agents.js";
 import { messageFramer } from "./transport/frames.js";
@@ -90,9 +94,28 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   };
   const clock = o.clock;
   const now = (): number => clock.now();
+  const redisStore =
+    o.redis === undefined
+      ? null
+      : new RedisPersistence({
+          url: o.redis.url,
+          cluster: o.redis.cluster,
+          prefix: o.redis.prefix,
+          nodeId: o.redis.nodeId ?? defaultNodeId(o.port),
+          leaseTtlMs: o.redis.leaseTtlMs,
+          flushIntervalMs: o.redis.flushIntervalMs,
+          commandTimeoutMs: o.redis.commandTimeoutMs,
+          pageGraceMs: o.pageGraceMs,
+          sessionTimeoutMs: o.sessionTimeoutMs,
+          tombstoneTtlMs: o.resumeMaxAgeMs,
+          now,
+          scheduler: o.scheduler,
+          onWarning: (message, error) => log("warn", message, error === undefined ? {} : { err: error }),
+        });
   const storeStats = { unreadableSnapshots: 0 };
   const store =
     o.store ??
+    redisStore ??
     createMemoryStore({
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
@@ -146,7 +169,16 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   });
   // The change feed's consumers, besides the persistence port (the model's own first consumer).
   model.feed.subscribe(new HooksConsumer(emitter, toSessionInfo, now));
-  const queries = new SessionQueries(model.index, model.feed, clock, userAgents);
+  // Several collectors: every read goes through the cluster view, commands through Redis too.
+  const view = redisStore === null ? null : new ClusterView({ store: redisStore, localFeed: model.feed, now, scheduler: o.scheduler, log });
+  const commands =
+    redisStore === null || view === null
+      ? null
+      : new ClusterCommands({ model, view, connection: redisStore.connection, channel: redisStore.keys.commands, nodeId: redisStore.nodeId, log });
+  const queries =
+    view === null
+      ? new SessionQueries(model.index, model.feed, clock, userAgents)
+      : new SessionQueries(view.index, view.feed, clock, userAgents, () => view.partial);
   const resolveAddress = createAddressResolver(o.trustProxy);
   const events = new EventHub({
     queries,
@@ -180,13 +212,21 @@ export function createCollector(options: CollectorOptions = {}): Collector {
 
   const collectorApi = {
     closeSession: async (id: string, message?: string) => {
-      if (!model.closeSession(id, message)) return false;
+      const closed = commands === null ? model.closeSession(id, message) : await commands.closeSession(id, message);
+      if (!closed) return false;
       // The tombstone is durable before the caller hears "closed": a crash right after must not revive it.
-      await store.flush();
+      // (With Redis unreachable it is written when Redis returns; the close itself is done.)
+      await store.flush().catch((error: unknown) => {
+        if (redisStore === null) throw error;
+        log("warn", "a closed session's tombstone waits for Redis", { sessionId: id, err: error });
+      });
       return true;
     },
-    closePage: async (id: string, pageId: string, message?: string) => model.closePage(id, pageId, message),
+    closePage: async (id: string, pageId: string, message?: string) =>
+      commands === null ? model.closePage(id, pageId, message) : commands.closePage(id, pageId, message),
   };
+  const sendMessage = async (id: string, type: string, payload: unknown, pageId?: string): Promise<number | null> =>
+    commands === null ? model.sendMessage(id, type, payload, pageId) : commands.sendMessage(id, type, payload, pageId);
 
   // One budget of client-error log lines for the server and the API together.
   const clientErrors = new ClientErrorLog(log, now);
@@ -194,7 +234,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     clientErrors,
     queries,
     ...collectorApi,
-    sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId),
+    sendMessage,
     events,
     metrics,
     statusPage: new StatusPage(o.statusPageDir),
@@ -255,7 +295,12 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   async function start(): Promise<CollectorAddress> {
     state = "starting";
     credentials.setSecret(await loadResumeSecret(o.secret, o.dataDir));
+    if (redisStore !== null && o.secret === undefined) {
+      log("warn", "several collectors share sessions through Redis but no secret was given: set the same --secret (SESSIONLENS_SECRET) on every node, or a session cannot resume on another node");
+    }
     await model.start();
+    await view?.start();
+    await commands?.start();
     transport.start();
     let pruning = false;
     sweepTimer = o.scheduler.setInterval(() => {
@@ -292,7 +337,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     log("info", `SessionLens collector listening on ${listening.url} (agents connect to ${listening.wsUrl})`, {
       url: listening.url,
       wsUrl: listening.wsUrl,
-      store: o.store === undefined ? "memory" : "custom",
+      store: o.store !== undefined ? "custom" : redisStore !== null ? "redis" : "memory",
+      ...(redisStore === null ? {} : { nodeId: redisStore.nodeId }),
       dataDir: o.dataDir,
     });
     return listening;
@@ -308,6 +354,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     if (sweepTimer !== null) o.scheduler.clear(sweepTimer);
     sweepTimer = null;
     events.close();
+    view?.stop();
     if (wasStarted) await store.close();
     await new Promise<void>((resolve) => {
       if (!server.listening) return resolve();
@@ -341,7 +388,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     getSessionInfo: getSessionInfo as Collector["getSessionInfo"],
     getSession: (id) => queries.getSession(id),
     ...collectorApi,
-    sendMessage: async (id, type, payload, pageId) => model.sendMessage(id, type, payload, pageId) !== null,
+    sendMessage: async (id, type, payload, pageId) => (await sendMessage(id, type, payload, pageId)) !== null,
     on: (event, handler) => emitter.on(event, handler),
     off: (event, handler) => emitter.off(event, handler),
     handleRequest,
@@ -351,6 +398,13 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     store,
     options: o,
   };
+}
+
+let collectorsInProcess = 0;
+
+/** The host name and port; with port 0 (picked at listen), the host name and a process-unique id. */
+function defaultNodeId(port: number): string {
+  return port === 0 ? `${hostname()}:${process.pid}.${++collectorsInProcess}` : `${hostname()}:${port}`;
 }
 
 async function pingStore(store: SessionPersistence): Promise<string | null> {

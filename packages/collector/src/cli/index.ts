@@ -13,8 +13,11 @@ const DEFAULT_URL = `http://${DEFAULTS.host}:${DEFAULTS.port}`;
 const SERVE_FLAGS: FlagSpecs = {
   host: { type: "string", help: "interface to listen on", placeholder: "HOST", default: DEFAULTS.host },
   port: { type: "string", help: "port to listen on (0 picks one)", placeholder: "PORT", default: String(DEFAULTS.port) },
-  store: { type: "string", help: "where sessions live: memory (redis is not in this release)", placeholder: "memory|redis", default: "memory" },
-  "redis-url": { type: "string", help: "Redis address for --store redis", placeholder: "URL" },
+  store: { type: "string", help: "where sessions live: memory (this node, durable in --data-dir) or redis (shared by several collectors)", placeholder: "memory|redis", default: "memory" },
+  "redis-url": { type: "string", help: "Redis address for --store redis (redis://, rediss://, or redis+cluster:// for a Redis Cluster)", placeholder: "URL" },
+  "redis-prefix": { type: "string", help: "prefix of every Redis key and channel", placeholder: "P", default: "sessionlens:" },
+  "redis-cluster": { type: "boolean", help: "--redis-url names a node of a Redis Cluster" },
+  "node-id": { type: "string", help: "this collector's name in a cluster (default: host name and port)", placeholder: "ID" },
   "identity-secret": { type: "string", help: "HS256 secret shared with the gateway to verify identity tokens", placeholder: "S" },
   "api-token": { type: "string", help: "require Authorization: Bearer <T> on every /api/ call", placeholder: "T" },
   "allowed-origins": { type: "string", help: "origins allowed to connect agents, comma-separated (default: any)", placeholder: "a,b" },
@@ -117,11 +120,17 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
   if (values["help"]) return help(io, "sessionlens serve [flags]", SERVE_FLAGS);
 
   const store = stringFlag(values, "store") ?? "memory";
+  if (store !== "memory" && store !== "redis") throw new UsageError(`--store must be memory or redis, not "${store}"`);
+  const redisUrl = stringFlag(values, "redis-url");
+  let redis: CollectorOptions["redis"];
   if (store === "redis") {
-    throw new UsageError("--store redis is not available in this release; use --store memory (the default, durable in --data-dir)");
+    if (redisUrl === undefined) throw new UsageError("--store redis needs --redis-url (e.g. redis://127.0.0.1:6379)");
+    if (!/^(redis|rediss|redis\+cluster):\/\/./.test(redisUrl)) throw new UsageError(`--redis-url must be a redis://, rediss:// or redis+cluster:// URL, not "${redisUrl}"`);
+    redis = { url: redisUrl, prefix: stringFlag(values, "redis-prefix"), cluster: values["redis-cluster"] === true, nodeId: stringFlag(values, "node-id") };
+  } else {
+    for (const flag of ["redis-url", "node-id"]) if (stringFlag(values, flag) !== undefined) throw new UsageError(`--${flag} needs --store redis`);
+    if (values["redis-cluster"] === true) throw new UsageError("--redis-cluster needs --store redis");
   }
-  if (store !== "memory") throw new UsageError(`--store must be memory or redis, not "${store}"`);
-  if (stringFlag(values, "redis-url") !== undefined) throw new UsageError("--redis-url needs --store redis, which is not available in this release");
   const portText = stringFlag(values, "port")!;
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65_535) throw new UsageError(`--port must be 0 to 65535, not "${portText}"`);
@@ -142,6 +151,7 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
     maxConnections: positiveInteger(values, "max-connections"),
     sessionTimeoutMs: duration(values, "session-timeout"),
     pageGraceMs: duration(values, "page-grace"),
+    redis,
     // Structured JSON lines: info and debug on stdout, warn and above on stderr (each line on one
     // of them, never both); secrets are never logged.
     logger: pino(

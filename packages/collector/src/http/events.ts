@@ -48,6 +48,14 @@ interface Texts {
   remove: Map<RemoveReason, string> | null;
 }
 
+/** How often a stream checks whether it became partial (several collectors, Redis unreachable). */
+const PARTIAL_CHECK_MS = 500;
+
+/** `event: partial` with `{"partial": true|false}`. */
+function partialEvent(partial: boolean): string {
+  return `event: partial\ndata: {"partial":${partial}}\n\n`;
+}
+
 class Subscriber {
   /** Ids this subscriber has been shown (so a remove is sent only for what it knows). */
   readonly known = new Set<string>();
@@ -83,6 +91,9 @@ export class EventHub {
   #pending = new Map<string, Pending>();
   #flushTimer: TimerHandle | null = null;
   #heartbeatTimer: TimerHandle | null = null;
+  /** Several collectors: whether the stream may miss other nodes' sessions (Redis unreachable). */
+  #partial = false;
+  #partialTimer: TimerHandle | null = null;
   #closed = false;
   #unwatch: (() => void) | null = null;
 
@@ -147,6 +158,7 @@ export class EventHub {
     const backlog = subscriber.backlog!;
     subscriber.backlog = null;
     for (const pending of backlog.values()) this.#deliver(subscriber, pending, this.#o.clock.now());
+    if (this.#partial) subscriber.res.write(partialEvent(true));
   }
 
   /** Ends every stream (shutdown). */
@@ -154,6 +166,8 @@ export class EventHub {
     this.#closed = true;
     if (this.#flushTimer !== null) this.#o.scheduler.clear(this.#flushTimer);
     if (this.#heartbeatTimer !== null) this.#o.scheduler.clear(this.#heartbeatTimer);
+    if (this.#partialTimer !== null) this.#o.scheduler.clear(this.#partialTimer);
+    this.#partialTimer = null;
     this.#flushTimer = null;
     this.#heartbeatTimer = null;
     this.#unwatch?.();
@@ -283,6 +297,14 @@ export class EventHub {
         if (subscriber.res.writableLength > this.#o.maxBufferBytes) this.#drop(subscriber, "it is not reading");
       }
     }, this.#o.heartbeatMs);
+    // A `partial` event tells subscribers when the answer may miss other nodes' sessions, and when not.
+    this.#partial = this.#o.queries.partial();
+    this.#partialTimer = this.#o.scheduler.setInterval(() => {
+      const partial = this.#o.queries.partial();
+      if (partial === this.#partial) return;
+      this.#partial = partial;
+      for (const subscriber of this.subscribers) if (subscriber.ready) subscriber.res.write(partialEvent(partial));
+    }, PARTIAL_CHECK_MS);
   }
 
   /** With no subscriber left: stop watching (the heartbeat path is free again) and stop pinging. */
@@ -290,6 +312,8 @@ export class EventHub {
     if (this.subscribers.size > 0) return;
     this.#unwatch?.();
     this.#unwatch = null;
+    if (this.#partialTimer !== null) this.#o.scheduler.clear(this.#partialTimer);
+    this.#partialTimer = null;
     if (this.#heartbeatTimer === null) return;
     this.#o.scheduler.clear(this.#heartbeatTimer);
     this.#heartbeatTimer = null;

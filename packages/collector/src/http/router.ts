@@ -68,6 +68,8 @@ export function createHttpHandler(deps: HttpDependencies): HttpHandler {
       return sendError(res, 400, "bad_request", "the request target is not a valid URL");
     }
     const path = url.pathname;
+    // Several collectors and Redis unreachable: this node answers with what it has, marked partial.
+    if (path.startsWith("/api/") && deps.queries.partial()) res.setHeader("SessionLens-Partial", "true");
     const isApi = path === "/api" || path.startsWith("/api/");
     if (isApi && !authorized(req)) {
       return sendError(res, 401, "unauthorized", "this API needs `Authorization: Bearer <token>`", {

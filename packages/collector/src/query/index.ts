@@ -41,6 +41,8 @@ export class SessionQueries implements FeedConsumer {
     feed: SessionFeed,
     private readonly clock: Clock,
     private readonly userAgents: UserAgentCache,
+    /** True while answers may miss sessions of other nodes (several collectors, Redis unreachable). */
+    readonly partial: () => boolean = () => false,
   ) {
     feed.subscribe(this);
   }

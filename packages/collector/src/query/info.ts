@@ -36,6 +36,8 @@ export interface SessionDetails extends SessionInfo {
 
 export interface PageDetails {
   id: string;
+  /** The collector holding the page's socket (several collectors sharing Redis only). */
+  node?: string;
   path: string;
   bytes: number;
   connected: boolean;
@@ -54,6 +56,7 @@ export function toSessionDetails(record: SessionRecord, now: number, device: Dev
     closedPagesBytes: record.closedPagesBytes,
     pages: Array.from(record.pages.values(), (page) => ({
       id: page.id,
+      ...("node" in page && typeof page.node === "string" ? { node: page.node } : {}),
       path: page.path,
       bytes: Math.min(page.earlierBytes + page.epochBytes, Number.MAX_SAFE_INTEGER),
       connected: page.disconnectedAt === null,

@@ -316,6 +316,20 @@ export class SessionModel {
     const session = this.index.get(id);
     if (session === undefined || session.ended) return null;
     if (pageId !== undefined && !session.pages.has(pageId)) return null;
+    const message = this.prepareMessage(messageType, payload);
+    let delivered = 0;
+    for (const page of session.pages.values()) {
+      if (pageId !== undefined && page.id !== pageId) continue;
+      if (page.socket?.open) {
+        page.socket.deliver(message);
+        delivered++;
+      }
+    }
+    return delivered;
+  }
+
+  /** Checks and frames an app message once; throws `CommandError` on a bad type or payload. */
+  prepareMessage(messageType: string, payload: unknown): PreparedMessage {
     if (typeof messageType !== "string" || messageType.length === 0 || messageType.length > LIMITS.appMessageTypeChars) {
       throw new CommandError("bad_field", `the message type must be 1 to ${LIMITS.appMessageTypeChars} characters`);
     }
@@ -331,15 +345,7 @@ export class SessionModel {
     if (message.byteLength > this.#o.maxMessageBytes) {
       throw new CommandError("too_large", `the message is ${message.byteLength} bytes encoded; the cap is ${this.#o.maxMessageBytes}`);
     }
-    let delivered = 0;
-    for (const page of session.pages.values()) {
-      if (pageId !== undefined && page.id !== pageId) continue;
-      if (page.socket?.open) {
-        page.socket.deliver(message);
-        delivered++;
-      }
-    }
-    return delivered;
+    return message;
   }
 
   // -------------------------------------------------------------------------------------------

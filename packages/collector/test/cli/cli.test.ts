@@ -104,7 +104,9 @@ describe("sessionlens usage", () => {
     [["sessions", "--bogus"], "Unknown option"],
     [["close"], "the session id is required"],
     [["close", "a", "b"], "unexpected argument"],
-    [["serve", "--store", "redis"], "not available in this release"],
+    [["serve", "--store", "redis"], "--store redis needs --redis-url"],
+    [["serve", "--store", "redis", "--redis-url", "http://x"], "--redis-url must be"],
+    [["serve", "--redis-url", "redis://127.0.0.1:6379"], "--redis-url needs --store redis"],
     [["serve", "--store", "disk"], "--store must be memory or redis"],
     [["serve", "--session-timeout", "soon"], "--session-timeout"],
     [["serve", "--port", "http"], "--port"],
@@ -154,7 +156,7 @@ describe("sessionlens usage", () => {
   it("--help lists every flag with its environment variable", async () => {
     const run = capture();
     expect(await main(["serve", "--help"], run.io)).toBe(0);
-    for (const flag of ["host", "port", "store", "redis-url", "identity-secret", "api-token", "allowed-origins", "allowed-hosts", "trust-proxy", "max-connections", "session-timeout", "page-grace", "secret", "data-dir"]) {
+    for (const flag of ["host", "port", "store", "redis-url", "redis-prefix", "redis-cluster", "node-id", "identity-secret", "api-token", "allowed-origins", "allowed-hosts", "trust-proxy", "max-connections", "session-timeout", "page-grace", "secret", "data-dir"]) {
       expect(run.out()).toContain(`--${flag}`);
       expect(run.out()).toContain(`SESSIONLENS_${flag.replace(/-/g, "_").toUpperCase()}`);
     }
