@@ -37,7 +37,7 @@ const collectorLayers = [
 ];
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/coverage/**", "test-artifacts/**", "bench/results/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "**/coverage/**", "test-artifacts/**", "bench/results/**", "docs-tests/.generated/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -20,7 +20,9 @@ export default defineConfig({
       "packages/*/test/**/*.test.ts",
       "packages/collector/status-page/test/**/*.test.ts",
       "examples/*/test/**/*.test.ts", "bench/test/**/*.test.ts",
-      "packaging/test/**/*.test.ts", "docs/test/**/*.test.ts"],
+      "packaging/test/**/*.test.ts", "docs/test/**/*.test.ts",
+      // The docs are tested too: snippets run, tables and links checked (docs-tests/README.md).
+      "docs-tests/**/*.test.ts"],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Two cores here: keep heavy suites (browsers, load) from starving each other.

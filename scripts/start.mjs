@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // `pnpm start`: the collector (embedded in-memory store, data in .sessionlens/)
 // and the demo gateway side by side, each its own process, with their URLs
-// printed. Ctrl-C stops both cleanly.
+// printed. Ctrl-C stops both cleanly: each child gets exactly one SIGTERM from
+// here (they run in their own process group, so the terminal's SIGINT reaches
+// only this script), and this script exits 0 once both have stopped cleanly.
+// package.json runs it with `exec`, so pnpm sees this exit code (a shell that
+// waits for a child dies of the SIGINT itself, which pnpm reports as a failure).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -38,7 +42,8 @@ const env = { ...process.env, SESSIONLENS_IDENTITY_SECRET: identitySecret };
 const children = [];
 
 function run(name, args, extraEnv) {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  // detached: a process group of its own, so Ctrl-C does not signal it a second time.
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const prefix = (stream, out) =>
     stream.on("data", (chunk) => {
       for (const line of chunk.toString().split("\n")) if (line) out.write(`[${name}] ${line}\n`);
@@ -49,6 +54,9 @@ function run(name, args, extraEnv) {
     if (!stopping) {
       console.error(`[${name}] exited (${signal ?? code}); stopping the demo`);
       stop(1);
+    } else if (code !== 0) {
+      console.error(`[${name}] did not stop cleanly (${signal ?? code})`);
+      failedToStop = true;
     }
   });
   children.push(child);
@@ -78,6 +86,7 @@ setTimeout(() => {
 }, 1500).unref();
 
 let stopping = false;
+let failedToStop = false;
 function stop(code = 0) {
   if (stopping) return;
   stopping = true;
@@ -87,9 +96,14 @@ function stop(code = 0) {
     process.exit(code || 1);
   }, 10_000);
   force.unref();
-  Promise.all(children.map((child) => (child.exitCode !== null ? null : new Promise((r) => child.on("exit", r))))).then(() =>
-    process.exit(code),
+  Promise.all(children.map((child) => (child.exitCode !== null || child.signalCode !== null ? null : new Promise((r) => child.on("exit", r))))).then(
+    () => process.exit(code || (failedToStop ? 1 : 0)),
   );
 }
 process.on("SIGINT", () => stop(0));
 process.on("SIGTERM", () => stop(0));
+process.on("SIGHUP", () => stop(0));
+// The children have their own process group: never leave them behind.
+process.on("exit", () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+});

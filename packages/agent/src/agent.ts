@@ -99,7 +99,8 @@ export interface Agent {
   stop(): void;
 }
 
-const DEFAULTS = {
+/** Defaults of the options above (the docs check, docs-tests/, compares the README with these). */
+export const DEFAULTS = {
   backoffBaseMs: 1000,
   backoffMaxMs: 30_000,
   connectTimeoutMs: 10_000,

@@ -17,6 +17,7 @@ export { CommandError } from "./sessions/model.js";
 export { LIFECYCLE_EVENT_NAMES } from "./sessions/hooks.js";
 export type { LifecycleEvents, LifecycleEventName } from "./sessions/hooks.js";
 export { STATUS_PAGE_CSP } from "./http/status-page.js";
+export { HTTP_ERROR_CODES } from "./http/respond.js";
 export type { HttpErrorCode } from "./http/respond.js";
 export { createClient, SessionLensHttpError } from "./client.js";
 export type { SessionLensClient, ClientOptions, SessionChange, SessionWatch } from "./client.js";

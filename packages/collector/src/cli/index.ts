@@ -53,6 +53,13 @@ const CLOSE_FLAGS: FlagSpecs = {
   ...CLIENT_FLAGS,
 };
 
+/** Every command's flags: the help, the parser and the docs check (docs-tests/) read these. */
+export const COMMAND_FLAGS: Readonly<Record<"serve" | "sessions" | "close", FlagSpecs>> = {
+  serve: SERVE_FLAGS,
+  sessions: SESSIONS_FLAGS,
+  close: CLOSE_FLAGS,
+};
+
 const USAGE = `Usage:
   sessionlens serve    [flags]             run the collector
   sessionlens sessions [flags]             list sessions (like getSessionInfo); --watch keeps it live
@@ -166,38 +173,43 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
     }
   }
   const collector = createCollector(options);
+  // Signal handlers go in before listening: a Ctrl-C right after the "listening" line still stops
+  // gracefully instead of killing the process.
+  let signals = 0;
+  let resolveStop = (): void => {};
+  const stopRequested = new Promise<void>((resolve) => (resolveStop = resolve));
+  const onSignal = (): void => {
+    // A second signal means "now": skip the graceful part (the handlers stay until the end).
+    if (++signals > 1) process.exit(EXIT_ERROR);
+    resolveStop();
+  };
+  if (io.signal) {
+    if (io.signal.aborted) resolveStop();
+    else io.signal.addEventListener("abort", () => resolveStop(), { once: true });
+  } else {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
   try {
     await collector.listen();
   } catch (error) {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === "EADDRINUSE" ? `port ${port} on ${options.host} is already in use` : error instanceof Error ? error.message : String(error);
     io.stderr.write(`sessionlens serve: cannot start: ${why}\n`);
     return EXIT_ERROR;
   }
 
-  await new Promise<void>((resolveStop) => {
-    const stop = (): void => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      resolveStop();
-    };
-    let signals = 0;
-    const onSignal = (): void => {
-      // A second signal means "now": skip the graceful part.
-      if (++signals > 1) process.exit(EXIT_ERROR);
-      stop();
-    };
-    if (io.signal) {
-      if (io.signal.aborted) stop();
-      else io.signal.addEventListener("abort", stop, { once: true });
-    } else {
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-    }
-  });
-  options.logger!.info("shutting down: agents are told to reconnect, the final snapshot is written");
-  await collector.close();
-  options.logger!.info("stopped");
+  await stopRequested;
+  try {
+    options.logger!.info("shutting down: agents are told to reconnect, the final snapshot is written");
+    await collector.close();
+    options.logger!.info("stopped");
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
   return EXIT_OK;
 }
 
@@ -221,7 +233,7 @@ async function sessions(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function close(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommand(argv, CLOSE_FLAGS, io.env, 1);
+  const { values, positionals } = parseCommand(idsAfterDoubleDash(argv, CLOSE_FLAGS), CLOSE_FLAGS, io.env, 1);
   if (values["help"]) return help(io, "sessionlens close <sessionId> [--message M] [--url URL] [--token T]", CLOSE_FLAGS);
   const id = positionals[0];
   if (id === undefined || id === "") throw new UsageError("the session id is required: sessionlens close <sessionId>");
@@ -239,6 +251,35 @@ async function close(argv: string[], io: CliIo): Promise<number> {
   }
   io.stdout.write(`closed session ${id}\n`);
   return EXIT_OK;
+}
+
+/**
+ * Session ids may start with "-" (nanoid's alphabet has it), which parseArgs would take for a flag:
+ * an argument that looks like an id and is no known flag (nor a flag's value) moves after `--`, and
+ * a flag's value that starts with "-" is passed as `--flag=value`.
+ */
+function idsAfterDoubleDash(argv: string[], specs: FlagSpecs): string[] {
+  const rest: string[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      ids.push(...argv.slice(i + 1));
+      break;
+    }
+    const flag = /^--([\w-]+)$/.exec(arg)?.[1];
+    const next = argv[i + 1];
+    if (flag !== undefined && specs[flag]?.type === "string" && next !== undefined && !/^--[\w-]+(=|$)/.test(next)) {
+      // `--message -x`: parseArgs calls a value that starts with "-" ambiguous; `--message=-x` is not.
+      rest.push(`${arg}=${next}`);
+      i++;
+    } else if (/^-[A-Za-z0-9_-]{7,}$/.test(arg) && (flag === undefined || !(flag in specs || flag === "help"))) {
+      ids.push(arg);
+    } else {
+      rest.push(arg);
+    }
+  }
+  return ids.length === 0 ? rest : [...rest, "--", ...ids];
 }
 
 function token(values: Record<string, string | boolean | undefined>, io: CliIo): string | undefined {

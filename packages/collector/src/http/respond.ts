@@ -1,19 +1,21 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /** Stable codes of the HTTP API's JSON errors. */
-export type HttpErrorCode =
-  | "unauthorized"
-  | "not_found"
-  | "method_not_allowed"
-  | "bad_request"
-  | "too_large"
-  | "too_deep"
-  | "unsupported_media_type"
-  | "host_not_allowed"
-  | "too_many_subscribers"
-  | "upgrade_required"
-  | "not_ready"
-  | "internal";
+export const HTTP_ERROR_CODES = [
+  "unauthorized",
+  "not_found",
+  "method_not_allowed",
+  "bad_request",
+  "too_large",
+  "too_deep",
+  "unsupported_media_type",
+  "host_not_allowed",
+  "too_many_subscribers",
+  "upgrade_required",
+  "not_ready",
+  "internal",
+] as const;
+export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
 /** Characters per write of a streamed answer: it is never held as one giant string. */
 export const CHUNK_CHARS = 64 * 1024;

@@ -74,6 +74,22 @@ describe("sessionlens sessions / close", () => {
     expect(again.err()).toContain("no session");
   });
 
+  it("close takes a session id that starts with - (nanoid's alphabet has it) as the id, not a flag", async () => {
+    await t.start();
+    const unknownId = "-3dqnA-Wvn-7x6Qtu7gOE";
+    for (const argv of [
+      ["close", unknownId, "--url", t.url],
+      ["close", "--url", t.url, unknownId, "--message", "-not-a-flag-either"],
+      ["close", "--url", t.url, "--", unknownId],
+    ]) {
+      const run = capture();
+      expect(await main(argv, run.io), run.err()).toBe(1);
+      expect(run.err()).toContain(`no session ${unknownId}`);
+    }
+    const usage = capture();
+    expect(await main(["close", "-x"], usage.io)).toBe(2);
+  });
+
   it("exits 1 when the collector cannot be reached", async () => {
     const run = capture();
     expect(await main(["sessions", "--url", "http://127.0.0.1:1"], run.io)).toBe(1);
