@@ -6,6 +6,7 @@
 // only this script), and this script exits 0 once both have stopped cleanly.
 // package.json runs it with `exec`, so pnpm sees this exit code (a shell that
 // waits for a child dies of the SIGINT itself, which pnpm reports as a failure).
+/* global fetch, AbortSignal */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -72,7 +73,25 @@ run("collector", [
 ]);
 run("gateway", ["examples/gateway-demo/dist/main.js"], { SESSIONLENS_URL: collectorUrl, DEMO_PORT: demoPort });
 
-setTimeout(() => {
+// The URLs are printed once both processes answer, so a reader (or a test) can use them at once.
+async function answers(url) {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    await response.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function announceWhenReady() {
+  const deadline = Date.now() + 60_000;
+  while (!stopping && !((await answers(`${collectorUrl}/healthz`)) && (await answers(`http://127.0.0.1:${demoPort}/`)))) {
+    if (Date.now() > deadline) {
+      console.error("start: the collector or the gateway did not answer within 60 s");
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   if (stopping) return;
   console.log(`
   SessionLens demo is running
@@ -83,7 +102,7 @@ setTimeout(() => {
     command line:                node packages/collector/bin/sessionlens.js sessions
   Open the demo app in two tabs, sign in, send an order, and watch the status page. Ctrl-C stops both.
 `);
-}, 1500).unref();
+}
 
 let stopping = false;
 let failedToStop = false;
@@ -107,3 +126,5 @@ process.on("SIGHUP", () => stop(0));
 process.on("exit", () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
 });
+
+void announceWhenReady();
