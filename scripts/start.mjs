@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { prefixOutput } from "./lib/prefix-output.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dataDir = process.env.SESSIONLENS_DATA_DIR ?? join(root, ".sessionlens");
@@ -45,12 +46,7 @@ const children = [];
 function run(name, args, extraEnv) {
   // detached: a process group of its own, so Ctrl-C does not signal it a second time.
   const child = spawn(process.execPath, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  const prefix = (stream, out) =>
-    stream.on("data", (chunk) => {
-      for (const line of chunk.toString().split("\n")) if (line) out.write(`[${name}] ${line}\n`);
-    });
-  prefix(child.stdout, process.stdout);
-  prefix(child.stderr, process.stderr);
+  prefixOutput(child, name);
   child.on("exit", (code, signal) => {
     if (!stopping) {
       console.error(`[${name}] exited (${signal ?? code}); stopping the demo`);
