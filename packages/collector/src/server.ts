@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { SessionFilter, SessionInfo } from "@sessionlens/shared";
@@ -120,6 +121,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     createMemoryStore({
       dataDir: o.dataDir,
       snapshotIntervalMs: o.snapshotIntervalMs,
+      countersIntervalMs: o.countersIntervalMs,
       tombstoneTtlMs: o.resumeMaxAgeMs,
       scheduler: o.scheduler,
       maxTombstones: o.maxTombstones,
@@ -290,7 +292,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroySocket);
     connectionGuard.upgraded(socket as Socket);
     transport.handleUpgrade(req, socket, head);
   });
@@ -437,4 +439,9 @@ async function pingStore(store: SessionPersistence): Promise<string | null> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The upgrading socket's error listener: one function for every socket, no closure per socket. */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }

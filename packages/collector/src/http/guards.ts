@@ -145,41 +145,47 @@ export interface ConnectionGuardOptions {
   onRefused: () => void;
 }
 
-const kCounted = Symbol("sessionlens.counted");
-type GuardedSocket = Socket & { [kCounted]?: string };
-
 /**
  * Caps the HTTP connections one address holds (slowloris: idle sockets that never finish a request
  * or upgrade). A connection counts from accept until it closes or becomes an agent socket (the
  * agent transport has its own per-address cap); over the cap it is closed at once.
+ *
+ * An agent socket keeps nothing of the guard: the counted sockets are held in a map (not as a
+ * property of the socket) and the one close listener, shared by every socket, is removed at the
+ * upgrade, so the tens of thousands of long-lived agent sockets carry no per-socket closure.
  */
 export class ConnectionGuard {
   readonly #counts = new Map<string, number>();
+  /** Sockets counted now, with the key they count under. */
+  readonly #counted = new Map<Socket, string>();
   readonly #trusted: ((address: string, hop: number) => boolean) | null;
   readonly #o: ConnectionGuardOptions;
+  readonly #onClose: (this: Socket) => void;
 
   constructor(options: ConnectionGuardOptions) {
     this.#o = options;
     this.#trusted = options.trustProxy.length === 0 ? null : proxyAddr.compile([...options.trustProxy]);
+    const guard = this;
+    this.#onClose = function onClose(this: Socket) {
+      guard.#release(this);
+    };
   }
 
   attach(server: Server): void {
-    server.on("connection", (socket: GuardedSocket) => this.#accept(socket));
+    server.on("connection", (socket: Socket) => this.#accept(socket));
   }
 
   /** The socket became an agent socket: it no longer counts as an HTTP connection. */
   upgraded(socket: Socket): void {
-    this.#release(socket as GuardedSocket);
+    if (this.#release(socket)) socket.removeListener("close", this.#onClose);
   }
 
   /** HTTP connections counted now (all addresses). */
   get size(): number {
-    let total = 0;
-    for (const count of this.#counts.values()) total += count;
-    return total;
+    return this.#counted.size;
   }
 
-  #accept(socket: GuardedSocket): void {
+  #accept(socket: Socket): void {
     const address = socket.remoteAddress ?? "";
     if (this.#trusted !== null && this.#trusted(address, 0)) return;
     const key = this.#o.keyOf(address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address);
@@ -190,16 +196,18 @@ export class ConnectionGuard {
       return;
     }
     this.#counts.set(key, count + 1);
-    socket[kCounted] = key;
-    socket.once("close", () => this.#release(socket));
+    this.#counted.set(socket, key);
+    socket.on("close", this.#onClose);
   }
 
-  #release(socket: GuardedSocket): void {
-    const key = socket[kCounted];
-    if (key === undefined) return;
-    socket[kCounted] = undefined;
+  /** Stops counting `socket`; false when it was not counted. */
+  #release(socket: Socket): boolean {
+    const key = this.#counted.get(socket);
+    if (key === undefined) return false;
+    this.#counted.delete(socket);
     const count = this.#counts.get(key) ?? 0;
     if (count <= 1) this.#counts.delete(key);
     else this.#counts.set(key, count - 1);
+    return true;
   }
 }
