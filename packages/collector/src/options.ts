@@ -134,8 +134,13 @@ export interface CollectorOptions {
    * and addresses (`localhost`, `127.0.0.1`, `[::1]`...), otherwise any. Default `[]`.
    */
   allowedHosts?: string[];
-  /** The durable store writes its snapshot at most this often when something changed. Default `2_000`. */
+  /** The durable store writes its snapshot at most this often after a structural change. Default `2_000`. */
   snapshotIntervalMs?: number;
+  /**
+   * The durable store writes its counters file (bytes that rose, nothing structural) at most this
+   * often, rounded up to whole `snapshotIntervalMs`. Default `10_000` (one agent heartbeat).
+   */
+  countersIntervalMs?: number;
   /** Distinct `project` label values in `/metrics`; the rest are folded into `other`. Default `50`. */
   maxProjectLabels?: number;
   /** Event-stream updates of one session are coalesced to one per this interval. Default `250`. */
@@ -230,6 +235,7 @@ export const DEFAULTS = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   snapshotIntervalMs: 2_000,
+  countersIntervalMs: 10_000,
   maxProjectLabels: 50,
   sseCoalesceMs: 250,
   sseHeartbeatMs: 15_000,
@@ -284,6 +290,7 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     keepAliveTimeoutMs: positiveOption("keepAliveTimeoutMs"),
     allowedHosts: (options.allowedHosts ?? []).map((host) => host.trim()).filter(Boolean),
     snapshotIntervalMs: positiveOption("snapshotIntervalMs"),
+    countersIntervalMs: positiveOption("countersIntervalMs"),
     maxProjectLabels: positiveOption("maxProjectLabels"),
     sseCoalesceMs: positiveOption("sseCoalesceMs"),
     sseHeartbeatMs: positiveOption("sseHeartbeatMs"),

@@ -10,11 +10,16 @@ export interface MemoryStoreOptions {
    * Default: none.
    */
   dataDir?: string | null;
-  /**
-   * The snapshot (after a structural change) or the counters file (after bytes rose) is written at
-   * most this often. Default `2_000`.
-   */
+  /** The snapshot is written at most this often after a structural change. Default `2_000`. */
   snapshotIntervalMs?: number;
+  /**
+   * The counters file (bytes that rose, nothing structural) is written at most this often; rounded
+   * up to whole `snapshotIntervalMs`. Every write holds every session whose bytes rose since the
+   * last snapshot, so with agents' 10 s heartbeats a shorter interval rewrites the same sessions
+   * more often for little gain: an agent reports its bytes once per heartbeat anyway, and resends
+   * them when it reconnects. Default `10_000`.
+   */
+  countersIntervalMs?: number;
   /** Tombstones older than this are forgotten. Default 7 days. */
   tombstoneTtlMs?: number;
   /**
@@ -49,6 +54,10 @@ export class MemorySessionStore extends SessionPersistence {
   readonly #snapshot: SnapshotFile | null;
   readonly #counters: CountersFile | null;
   readonly #snapshotIntervalMs: number;
+  /** Timer rounds between two counters-file writes (`countersIntervalMs / snapshotIntervalMs`). */
+  readonly #countersRounds: number;
+  /** Timer rounds since the last write of either file. */
+  #roundsSinceWrite = 0;
   readonly #tombstoneTtlMs: number;
   readonly #maxTombstones: number;
   /** The latest end time among evicted tombstones (see `tombstoneFloor`). */
@@ -66,8 +75,7 @@ export class MemorySessionStore extends SessionPersistence {
   #generation: number | null = null;
   /** The highest generation seen on disk (snapshot or counters file): the next snapshot's is above. */
   #lastGeneration = 0;
-  /** When the last write finished and how long it took: big snapshots are written less often. */
-  #lastWriteEndedAt = 0;
+  /** How long the last write took: big snapshots are written less often. */
   #lastWriteMs = 0;
   readonly #scheduler: Scheduler;
   #timer: TimerHandle | null = null;
@@ -81,6 +89,7 @@ export class MemorySessionStore extends SessionPersistence {
     this.#snapshot = options.dataDir ? new SnapshotFile(options.dataDir) : null;
     this.#counters = options.dataDir ? new CountersFile(options.dataDir) : null;
     this.#snapshotIntervalMs = options.snapshotIntervalMs ?? 2_000;
+    this.#countersRounds = Math.max(1, Math.ceil((options.countersIntervalMs ?? 10_000) / this.#snapshotIntervalMs));
     this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 7 * 24 * 3_600_000;
     this.#maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
     this.#now = options.now ?? Date.now;
@@ -120,8 +129,9 @@ export class MemorySessionStore extends SessionPersistence {
         }
       }
       this.#timer = this.#scheduler.setInterval(() => {
+        this.#roundsSinceWrite++;
         // Spend at most about a tenth of the time writing, however large the store grows.
-        if (Date.now() - this.#lastWriteEndedAt >= this.#lastWriteMs * 10) void this.#writeIfDirty();
+        if (this.#roundsSinceWrite * this.#snapshotIntervalMs >= this.#lastWriteMs * 10) void this.#writeIfDirty(false);
       }, this.#snapshotIntervalMs);
     }
     return { sessions: restored };
@@ -178,7 +188,7 @@ export class MemorySessionStore extends SessionPersistence {
   }
 
   override async flush(): Promise<void> {
-    await this.#writeIfDirty();
+    await this.#writeIfDirty(true);
   }
 
   override async close(): Promise<void> {
@@ -186,6 +196,11 @@ export class MemorySessionStore extends SessionPersistence {
     this.#timer = null;
     await this.flush();
     this.#closed = true;
+  }
+
+  /** Exposed for tests: settles when the writes asked for so far are done. */
+  settled(): Promise<void> {
+    return this.#writing;
   }
 
   /** Exposed for tests of tombstone upkeep. */
@@ -230,7 +245,8 @@ export class MemorySessionStore extends SessionPersistence {
     }
   }
 
-  #writeIfDirty(): Promise<void> {
+  /** Writes what changed; counters alone only once their interval has passed, unless `now`. */
+  #writeIfDirty(now: boolean): Promise<void> {
     // Writes are serialised; a write asked for during one runs after it.
     this.#writing = this.#writing.then(async () => {
       if (this.#snapshot === null || this.#counters === null) return;
@@ -238,6 +254,8 @@ export class MemorySessionStore extends SessionPersistence {
       if (this.#countersDirty && this.#generation === null) this.#dirty = true;
       if (!this.#dirty && !this.#countersDirty) return;
       const full = this.#dirty;
+      if (!full && !now && this.#roundsSinceWrite < this.#countersRounds) return;
+      this.#roundsSinceWrite = 0;
       const started = Date.now();
       try {
         if (full) {
@@ -271,8 +289,7 @@ export class MemorySessionStore extends SessionPersistence {
         else this.#countersDirty = true;
         this.#warn(`the session ${full ? "snapshot" : "counters file"} could not be written; retrying`, error);
       } finally {
-        this.#lastWriteEndedAt = Date.now();
-        this.#lastWriteMs = this.#lastWriteEndedAt - started;
+        this.#lastWriteMs = Date.now() - started;
       }
     });
     return this.#writing;

@@ -50,7 +50,7 @@ describe("restart with the same data dir", () => {
   it("survives a crash: the snapshot written every few seconds is enough", async () => {
     dir = await tempDir();
     const clock = new ManualClock();
-    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50 }, clock);
+    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50, countersIntervalMs: 50 }, clock);
     const agent = await t.join({ bytes: 400 });
     const other = await t.join({ resume: agent.welcome!.resume, bytes: 100 });
     other.bye();
@@ -71,7 +71,7 @@ describe("restart with the same data dir", () => {
   it("a crash loses no bytes that were in the counters file: heartbeats write it, not the snapshot", async () => {
     dir = await tempDir();
     const clock = new ManualClock();
-    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50 }, clock);
+    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50, countersIntervalMs: 50 }, clock);
     const snapshotPath = joinPath(dir.path, "sessions.json");
     const countersPath = joinPath(dir.path, "counters.json");
     const agent = await t.join({ bytes: 400, path: "/start" });
@@ -99,7 +99,7 @@ describe("restart with the same data dir", () => {
   it("a new path is a structural change: the snapshot is rewritten and keeps it over a crash", async () => {
     dir = await tempDir();
     const clock = new ManualClock();
-    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50 }, clock);
+    const crashed = await t.start({ dataDir: dir.path, snapshotIntervalMs: 50, countersIntervalMs: 50 }, clock);
     const snapshotSession = async () => JSON.parse(await readFile(joinPath(dir.path, "sessions.json"), "utf8")).sessions[0];
     const agent = await t.join({ bytes: 400, path: "/start" });
     await eventually(async () => expect(await snapshotSession()).toMatchObject({ totalBytesSent: 400 }));

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemorySessionStore } from "../../src/store/memory.js";
-import { tempDir } from "../helpers/collector.js";
+import { ManualClock, tempDir } from "../helpers/collector.js";
 import { describeDurableStoreContract, describeStoreContract, makePage, makeRecord } from "../store.contract.js";
 
 describeStoreContract("memory", async () => new MemorySessionStore());
@@ -146,6 +146,45 @@ describe("memory store counters file", () => {
     expect(restored.totalBytesSent).toBe(900);
     expect(restored.pages.get("p1")).toMatchObject({ epoch: 1, seq: 7, epochBytes: 900, earlierBytes: 0 });
     await reopened.close();
+    await store.close();
+  });
+
+  it("writes the counters file at most every countersIntervalMs, a snapshot after a structural change at once", async () => {
+    const path = join(dir.path, "counters-interval");
+    const clock = new ManualClock();
+    const store = new MemorySessionStore({ dataDir: path, snapshotIntervalMs: 2_000, countersIntervalMs: 10_000, scheduler: clock, now: () => clock.now() });
+    await store.open();
+    const record = makeRecord("c1", { totalBytesSent: 100, pages: [makePage("p1", 100)] });
+    await store.put(record);
+    clock.advance(2_000);
+    await store.settled();
+    expect(store.writes).toEqual({ snapshots: 1, counters: 0 });
+    const rise = (bytes: number): void => {
+      record.pages.get("p1")!.epochBytes = bytes;
+      record.totalBytesSent = bytes;
+      store.countersChanged(record);
+    };
+    // Bytes rise every round; four rounds of 2 s are not yet 10 s since the snapshot.
+    for (let round = 1; round <= 4; round++) {
+      rise(100 + round);
+      clock.advance(2_000);
+      await store.settled();
+      expect(store.writes).toEqual({ snapshots: 1, counters: 0 });
+    }
+    clock.advance(2_000);
+    await store.settled();
+    expect(store.writes).toEqual({ snapshots: 1, counters: 1 });
+    expect(JSON.parse(await readFile(join(path, "counters.json"), "utf8")).sessions[0][1]).toBe(104);
+    // A structural change does not wait for the counters interval.
+    rise(200);
+    await store.put(makeRecord("c2"));
+    clock.advance(2_000);
+    await store.settled();
+    expect(store.writes).toEqual({ snapshots: 2, counters: 1 });
+    // flush() (graceful shutdown) writes pending counters whatever the interval.
+    rise(300);
+    await store.flush();
+    expect(store.writes).toEqual({ snapshots: 2, counters: 2 });
     await store.close();
   });
 
