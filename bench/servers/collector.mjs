@@ -49,6 +49,8 @@ const collector = createCollector({
   ...(process.env.BENCH_SECRET ? { secret: process.env.BENCH_SECRET } : {}),
   // BENCH_REDIS_URL: the Redis store (several collectors' setup), under a prefix of this run.
   ...(redisUrl ? { redis: { url: redisUrl, prefix: redisPrefix, nodeId: "bench" } } : {}),
+  // BENCH_COLLECTOR_OPTIONS (diagnosis only): more createCollector() options, as JSON.
+  ...JSON.parse(process.env.BENCH_COLLECTOR_OPTIONS ?? "{}"),
 });
 
 /** Sessions held now: the sum of the `sessionlens_sessions` gauge (one pass over the index, no copies). */
