@@ -17,6 +17,7 @@ export class ClusterSession implements SessionRecord {
   remote: MergedParts | null = null;
   /** The username the view's index has this session under. */
   indexedUsername: string | null = null;
+  jsonCache: object | null = null;
 
   constructor(
     readonly id: string,

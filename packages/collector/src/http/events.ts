@@ -7,7 +7,7 @@ import {
   type SessionQuery,
   type SessionRecord,
 } from "../query/index.js";
-import { CHUNK_CHARS, sendError, waitForDrain } from "./respond.js";
+import { sendError, waitForDrain } from "./respond.js";
 
 export interface EventHubOptions {
   queries: SessionQueries;
@@ -47,6 +47,12 @@ interface Texts {
   upsert: string | null;
   remove: Map<RemoveReason, string> | null;
 }
+
+/**
+ * The snapshot event: one event whose data spans a `data:` line per session (the receiver joins
+ * them with newlines, which JSON ignores), written in chunks.
+ */
+const SNAPSHOT_FRAMING = { open: "event: snapshot\ndata: [", first: "\ndata: ", separator: ",\ndata: ", close: "\ndata: ]\n\n" };
 
 /** How often a stream checks whether it became partial (several collectors, Redis unreachable). */
 const PARTIAL_CHECK_MS = 500;
@@ -184,22 +190,16 @@ export class EventHub {
   async #writeSnapshot(subscriber: Subscriber, records: SessionRecord[]): Promise<void> {
     const { res } = subscriber;
     const now = this.#o.clock.now();
-    // One event whose data spans many `data:` lines: the receiver joins them with newlines, which
-    // JSON ignores, and the collector never holds the whole snapshot as one string.
-    let chunk = "event: snapshot\ndata: [";
-    let first = true;
-    for (const record of records) {
+    // Never the whole snapshot as one string: chunks of the cached JSON parts.
+    for (const record of records) subscriber.known.add(record.id);
+    const chunks = this.#o.queries.sessionListChunks(records, now, SNAPSHOT_FRAMING);
+    for (let next = chunks.next(); !next.done; ) {
+      const chunk = next.value;
+      next = chunks.next();
       if (res.destroyed) return;
-      chunk += `${first ? "" : ","}\ndata: ${this.#o.queries.sessionJson(record, now)}`;
-      first = false;
-      subscriber.known.add(record.id);
-      if (chunk.length >= CHUNK_CHARS) {
-        const flushed = res.write(chunk);
-        chunk = "";
-        if (!flushed) await this.#drained(subscriber);
-      }
+      if (next.done) this.#write(subscriber, chunk);
+      else if (!res.write(chunk)) await this.#drained(subscriber);
     }
-    this.#write(subscriber, `${chunk}\ndata: ]\n\n`);
   }
 
   #drained(subscriber: Subscriber): Promise<void> {
@@ -214,7 +214,7 @@ export class EventHub {
    * Writes to a subscriber. A write the socket does not take at once starts the stall timer: the
    * kernel's buffers hide a reader that stopped, so "nothing drained for `stallMs`" is what counts.
    */
-  #write(subscriber: Subscriber, text: string): void {
+  #write(subscriber: Subscriber, text: string | Buffer): void {
     if (subscriber.res.write(text) || subscriber.stallTimer !== null) return;
     subscriber.stallTimer = this.#o.scheduler.setTimeout(() => this.#drop(subscriber, "it stopped reading"), this.#stallMs);
   }

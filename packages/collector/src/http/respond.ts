@@ -17,9 +17,6 @@ export const HTTP_ERROR_CODES = [
 ] as const;
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
-/** Characters per write of a streamed answer: it is never held as one giant string. */
-export const CHUNK_CHARS = 64 * 1024;
-
 /**
  * Resolves once `res` drains or closes, after a `write()` that returned false. With `stallMs`,
  * `onStall` is called and the promise resolves if neither happens within that long.

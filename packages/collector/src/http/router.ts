@@ -6,7 +6,7 @@ import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
 import { ClientErrorLog, isJsonContentType } from "./guards.js";
 import { sendOpenApi } from "./openapi.js";
-import { BodyTooLarge, CHUNK_CHARS, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
+import { BodyTooLarge, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
 import type { StatsHistorySnapshot } from "./stats.js";
 import type { StatusPage } from "./status-page.js";
 
@@ -288,19 +288,13 @@ async function streamSessions(res: ServerResponse, queries: SessionQueries, reco
     res.end();
     return;
   }
-  let chunk = "[";
-  for (let i = 0; i < records.length; i++) {
-    chunk += (i === 0 ? "" : ",") + queries.sessionJson(records[i]!, now);
-    if (chunk.length >= CHUNK_CHARS) {
-      const flushed = res.write(chunk);
-      chunk = "";
-      if (!flushed) {
-        await waitForDrain(res);
-        if (res.destroyed) return;
-      }
+  for (const chunk of queries.sessionListChunks(records, now)) {
+    if (!res.write(chunk)) {
+      await waitForDrain(res);
+      if (res.destroyed) return;
     }
   }
-  res.end(`${chunk}]`);
+  res.end();
 }
 
 function safeDecode(segment: string): string | null {

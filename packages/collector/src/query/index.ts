@@ -6,7 +6,7 @@ import { matchesQuery, type SessionIndex, type SessionQuery } from "../sessions/
 import type { UserAgentCache } from "../sessions/useragent.js";
 import { compileQuery } from "./filter.js";
 import { toSessionDetails, toSessionInfo, type SessionDetails } from "./info.js";
-import { SessionJson } from "./json.js";
+import { SessionJson, type ListFraming } from "./json.js";
 
 /**
  * Called for each change a watch sees: `removed` is the end reason when the session ended, else
@@ -68,6 +68,14 @@ export class SessionQueries implements FeedConsumer {
    */
   sessionJson(session: SessionRecord, now: number): string {
     return this.#json.stringify(session, now);
+  }
+
+  /**
+   * The sessions as one JSON list at `now` (a bare array unless `framing` says otherwise), in UTF-8
+   * chunks of about 64 KiB built from the same cached parts: a big answer is never one string.
+   */
+  sessionListChunks(records: readonly SessionRecord[], now: number, framing?: ListFraming): Generator<Buffer, void, undefined> {
+    return this.#json.chunks(records, now, framing);
   }
 
   async getSession(id: string): Promise<SessionDetails | undefined> {

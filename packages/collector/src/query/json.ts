@@ -1,6 +1,10 @@
 import type { SessionRecord } from "../sessions/records.js";
 
-/** The parts of a session's JSON text that change only with its structure (identity, pages, address). */
+/**
+ * The parts of a session's JSON text that change only with its structure (identity, pages,
+ * address), UTF-8 encoded once: `bytes` holds them back to back, and the four numbers that change
+ * with time and traffic go between them.
+ */
 interface StableParts {
   /** Inputs the parts were built from, compared on every use: a change the feed did not flag is still seen. */
   readonly userAgent: string;
@@ -9,48 +13,167 @@ interface StableParts {
   readonly clientAddress: string;
   readonly scope: string;
   readonly activePages: number;
-  /** `{"userAgent":…,"id":…,"username":…,"authorized":…,"project":…,"uptime":` */
-  readonly head: string;
-  /** `,"clientAddress":…,"lastComm":` */
-  readonly middle: string;
-  /** `,"sessionScope":…,"activePages":…,"recentBytesSent":` */
-  readonly counters: string;
-  /** `,"pageIds":[…]}` */
-  readonly tail: string;
+  /**
+   * `{"userAgent":…,"id":…,"username":…,"authorized":…,"project":…,"uptime":` (up to `uptimeEnd`),
+   * `,"clientAddress":…,"lastComm":` (to `lastCommEnd`),
+   * `,"sessionScope":…,"activePages":…,"recentBytesSent":` (to `recentEnd`),
+   * `,"totalBytesSent":` (to `totalEnd`), `,"pageIds":[…]}` (to the end).
+   */
+  readonly bytes: Buffer;
+  readonly uptimeEnd: number;
+  readonly lastCommEnd: number;
+  readonly recentEnd: number;
+  readonly totalEnd: number;
 }
+
+/** What goes around and between the sessions of a JSON array written in chunks. */
+export interface ListFraming {
+  /** Before everything (`[`). */
+  open: string;
+  /** Before the first session (`""`). */
+  first: string;
+  /** Before every other session (`,`). */
+  separator: string;
+  /** After everything (`]`). */
+  close: string;
+}
+
+/** A bare JSON array. */
+export const JSON_ARRAY: ListFraming = { open: "[", first: "", separator: ",", close: "]" };
+
+/** Bytes of a chunk of a written list: big answers are never one giant string or buffer. */
+export const LIST_CHUNK_BYTES = 64 * 1024;
 
 const TOTAL_BYTES = ',"totalBytesSent":';
 /** Distinct user agents and projects whose JSON text is kept; past it the cache starts over. */
 const MAX_QUOTED = 10_000;
+/** Most bytes a number takes as JSON text (`-1.7976931348623157e+308`). */
+const MAX_NUMBER_BYTES = 24;
 
 /** A number as JSON writes it (`null` for what JSON cannot hold). */
 function num(value: number): string {
   return Number.isFinite(value) ? String(value) : "null";
 }
 
+/** Whether `value` is written digit by digit: integers up to 2^31 (times up to 24 days, most byte counts). */
+function isSmallInteger(value: number): boolean {
+  return value >= 0 && value <= 0x7fffffff && (value | 0) === value;
+}
+
+/** Bytes of `value` as JSON text. */
+function numberBytes(value: number): number {
+  if (!isSmallInteger(value)) return num(value).length;
+  let digits = 1;
+  for (let rest = (value / 10) | 0; rest !== 0; rest = (rest / 10) | 0) digits++;
+  return digits;
+}
+
+/** Writes `value` as JSON text in the `length` bytes (`numberBytes(value)`) from `pos`. */
+function writeNumber(out: Buffer, pos: number, length: number, value: number): void {
+  if (!isSmallInteger(value)) {
+    out.write(num(value), pos, "latin1");
+    return;
+  }
+  let v = value | 0;
+  for (let at = pos + length - 1; at >= pos; at--) {
+    const quotient = (v / 10) | 0;
+    out[at] = 48 + v - quotient * 10;
+    v = quotient;
+  }
+}
+
 /**
  * The JSON text of `toSessionInfo(record, now)` (same keys, same order, same text as
- * `JSON.stringify`), with each session's stable part serialised once per change instead of once
- * per query: a list of 100,000 sessions then costs a few concatenations per session, not an object
- * and a `JSON.stringify` each. `invalidate()` is called from the change feed for every change but a
- * counter rise; the cached inputs are compared on every use as well.
+ * `JSON.stringify`), with each session's stable part serialised and UTF-8 encoded once per change
+ * instead of once per query: a list of 100,000 sessions then costs five copies and four numbers per
+ * session into reused-size chunks, not an object, a `JSON.stringify` and a string to encode each.
+ * `invalidate()` is called from the change feed for every change but a counter rise; the cached
+ * inputs are compared on every use as well.
  */
 export class SessionJson {
-  // Weak: an ended session's parts go with it, whatever the feed said.
-  #parts = new WeakMap<SessionRecord, StableParts>();
   /** JSON text of user agents and projects: few distinct values, long ones, shared by many sessions. */
   #quoted = new Map<string, string>();
 
   /** Forgets the stable parts of `session` (its identity, pages or address changed). */
   invalidate(session: SessionRecord): void {
-    this.#parts.delete(session);
+    session.jsonCache = null;
   }
 
   /** `JSON.stringify(toSessionInfo(session, now))`. */
   stringify(session: SessionRecord, now: number): string {
-    let parts = this.#parts.get(session);
+    const parts = this.#partsOf(session);
+    const out = Buffer.allocUnsafe(parts.bytes.length + 4 * MAX_NUMBER_BYTES);
+    return out.toString("utf8", 0, this.#write(parts, session, now, out, 0));
+  }
+
+  /**
+   * The sessions as one JSON list (`framing`) at `now`, in UTF-8 chunks of about `chunkBytes`
+   * (a session larger than that gets a chunk of its own size). Read the records as the chunks are
+   * taken: they are live.
+   */
+  *chunks(records: readonly SessionRecord[], now: number, framing: ListFraming = JSON_ARRAY, chunkBytes = LIST_CHUNK_BYTES): Generator<Buffer, void, undefined> {
+    const separator = Buffer.from(framing.separator);
+    let out = Buffer.allocUnsafe(chunkBytes);
+    let pos = out.write(framing.open + (records.length > 0 ? framing.first : ""));
+    for (let i = 0; i < records.length; i++) {
+      const session = records[i]!;
+      const parts = this.#partsOf(session);
+      const most = separator.length + parts.bytes.length + 4 * MAX_NUMBER_BYTES;
+      if (pos + most > out.length) {
+        if (pos > 0) yield out.subarray(0, pos);
+        out = Buffer.allocUnsafe(Math.max(chunkBytes, most));
+        pos = 0;
+      }
+      if (i > 0) pos += separator.copy(out, pos);
+      pos = this.#write(parts, session, now, out, pos);
+    }
+    const close = Buffer.from(framing.close);
+    if (pos + close.length > out.length) {
+      yield out.subarray(0, pos);
+      out = close;
+      pos = close.length;
+    } else pos += close.copy(out, pos);
+    yield out.subarray(0, pos);
+  }
+
+  /**
+   * Writes the session at `pos`; returns the position after it. The stable bytes are copied whole
+   * (a partial copy would make a view object per segment), then each segment after a number is
+   * moved up by the lengths of the numbers before it, last first, and the numbers written into the
+   * gaps.
+   */
+  #write(parts: StableParts, session: SessionRecord, now: number, out: Buffer, pos: number): number {
+    const bytes = parts.bytes;
+    const uptime = Math.max(0, now - session.createdAt);
+    const lastComm = Math.max(0, now - session.lastCommAt);
+    const recent = session.recentBytesSent;
+    const total = session.totalBytesSent;
+    const n1 = numberBytes(uptime);
+    const n2 = numberBytes(lastComm);
+    const n3 = numberBytes(recent);
+    const n4 = numberBytes(total);
+    const a = pos + parts.uptimeEnd;
+    const b = pos + parts.lastCommEnd;
+    const c = pos + parts.recentEnd;
+    const d = pos + parts.totalEnd;
+    const end = pos + bytes.length;
+    out.set(bytes, pos);
+    out.copyWithin(d + n1 + n2 + n3 + n4, d, end);
+    out.copyWithin(c + n1 + n2 + n3, c, d);
+    out.copyWithin(b + n1 + n2, b, c);
+    out.copyWithin(a + n1, a, b);
+    writeNumber(out, a, n1, uptime);
+    writeNumber(out, b + n1, n2, lastComm);
+    writeNumber(out, c + n1 + n2, n3, recent);
+    writeNumber(out, d + n1 + n2 + n3, n4, total);
+    return end + n1 + n2 + n3 + n4;
+  }
+
+  #partsOf(session: SessionRecord): StableParts {
+    // The slot is this class's: only ever a StableParts or null.
+    let parts = session.jsonCache as StableParts | null | undefined;
     if (
-      parts === undefined ||
+      parts == null ||
       parts.userAgent !== session.userAgent ||
       parts.username !== session.username ||
       parts.authorized !== session.authorized ||
@@ -59,19 +182,9 @@ export class SessionJson {
       parts.activePages !== session.pages.size
     ) {
       parts = this.#build(session);
-      this.#parts.set(session, parts);
+      session.jsonCache = parts;
     }
-    return (
-      parts.head +
-      num(Math.max(0, now - session.createdAt)) +
-      parts.middle +
-      num(Math.max(0, now - session.lastCommAt)) +
-      parts.counters +
-      num(session.recentBytesSent) +
-      TOTAL_BYTES +
-      num(session.totalBytesSent) +
-      parts.tail
-    );
+    return parts;
   }
 
   #quote(value: string): string {
@@ -86,6 +199,13 @@ export class SessionJson {
 
   #build(session: SessionRecord): StableParts {
     const json = JSON.stringify;
+    const head = `{"userAgent":${this.#quote(session.userAgent)},"id":${json(session.id)},"username":${json(session.username)},"authorized":${session.authorized ? "true" : "false"},"project":${this.#quote(session.project)},"uptime":`;
+    const middle = `,"clientAddress":${json(session.clientAddress)},"lastComm":`;
+    const counters = `,"sessionScope":${json(session.scope)},"activePages":${session.pages.size},"recentBytesSent":`;
+    const tail = `,"pageIds":${json(Array.from(session.pages.keys()))}}`;
+    const uptimeEnd = Buffer.byteLength(head);
+    const lastCommEnd = uptimeEnd + Buffer.byteLength(middle);
+    const recentEnd = lastCommEnd + Buffer.byteLength(counters);
     return {
       userAgent: session.userAgent,
       username: session.username,
@@ -93,10 +213,11 @@ export class SessionJson {
       clientAddress: session.clientAddress,
       scope: session.scope,
       activePages: session.pages.size,
-      head: `{"userAgent":${this.#quote(session.userAgent)},"id":${json(session.id)},"username":${json(session.username)},"authorized":${session.authorized ? "true" : "false"},"project":${this.#quote(session.project)},"uptime":`,
-      middle: `,"clientAddress":${json(session.clientAddress)},"lastComm":`,
-      counters: `,"sessionScope":${json(session.scope)},"activePages":${session.pages.size},"recentBytesSent":`,
-      tail: `,"pageIds":${json(Array.from(session.pages.keys()))}}`,
+      bytes: Buffer.from(head + middle + counters + TOTAL_BYTES + tail),
+      uptimeEnd,
+      lastCommEnd,
+      recentEnd,
+      totalEnd: recentEnd + TOTAL_BYTES.length,
     };
   }
 }

@@ -154,6 +154,7 @@ export class Session implements SessionRecord {
   totalBytesSent = 0;
   closedPagesBytes = 0;
   readonly pages = new PageMap();
+  jsonCache: object | null = null;
   /** Bumped by every token change, so a slow verification never overrides a newer one. */
   tokenGeneration = 0;
   /**

@@ -92,4 +92,49 @@ describe("SessionJson", () => {
     const record = session({ totalBytesSent: Number.NaN });
     expect(json.stringify(record, 10_000)).toBe(exact(record, 10_000));
   });
+
+  it("writes every kind of number as JSON.stringify does: 0, digits at 2^31 and past it, fractions, huge and negative values", () => {
+    const json = new SessionJson();
+    for (const value of [0, -0, 1, 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 53 - 1, 12.5, 1e21, -3, Number.POSITIVE_INFINITY]) {
+      const record = session({ totalBytesSent: value, recentBytesSent: value, createdAt: 10_000 - Math.abs(value) });
+      expect(json.stringify(record, 10_000)).toBe(exact(record, 10_000));
+    }
+  });
+});
+
+describe("SessionJson.chunks", () => {
+  const many = Array.from({ length: 2_000 }, (_, i) =>
+    session({
+      id: `s-${i}`,
+      username: i % 3 === 0 ? "Zoë 日本 🙂" : `user-${i}`,
+      createdAt: i * 997,
+      lastCommAt: 2_000_000 - i,
+      totalBytesSent: i * 1_234_567,
+      recentBytesSent: i % 5,
+      pages: new Map(Array.from({ length: i % 4 }, (_, p) => [`p-${i}-${p}`, page(`p-${i}-${p}`)] as const)),
+    }),
+  );
+  const joined = (chunks: Iterable<Buffer>): string => Buffer.concat([...chunks]).toString("utf8");
+
+  it("the chunks of a list are the JSON array JSON.stringify writes, in chunks of at most the chunk size", () => {
+    const json = new SessionJson();
+    const chunks = [...json.chunks(many, 3_000_000, undefined, 4_096)];
+    expect(chunks.length).toBeGreaterThan(10);
+    for (const chunk of chunks) expect(chunk.length).toBeLessThanOrEqual(4_096);
+    expect(joined(chunks)).toBe(JSON.stringify(many.map((record) => toSessionInfo(record, 3_000_000))));
+    expect(joined(json.chunks([], 0))).toBe("[]");
+    expect(joined(json.chunks(many.slice(0, 1), 5))).toBe(JSON.stringify([toSessionInfo(many[0]!, 5)]));
+  });
+
+  it("frames a list as asked (the event stream's snapshot), and gives a session larger than a chunk a chunk of its own", () => {
+    const json = new SessionJson();
+    const framing = { open: "event: snapshot\ndata: [", first: "\ndata: ", separator: ",\ndata: ", close: "\ndata: ]\n\n" };
+    const big = session({ id: "big", pages: new Map(Array.from({ length: 100 }, (_, p) => [`page-${"x".repeat(60)}-${p}`, page(`page-${p}`)] as const)) });
+    const records = [many[1]!, big, many[2]!];
+    const chunks = [...json.chunks(records, 9_000, framing, 1_024)];
+    expect(Math.max(...chunks.map((chunk) => chunk.length))).toBeGreaterThan(1_024);
+    const texts = records.map((record) => JSON.stringify(toSessionInfo(record, 9_000)));
+    expect(joined(chunks)).toBe(`event: snapshot\ndata: [\ndata: ${texts.join(",\ndata: ")}\ndata: ]\n\n`);
+    expect(joined(json.chunks([], 0, framing))).toBe("event: snapshot\ndata: [\ndata: ]\n\n");
+  });
 });
