@@ -68,13 +68,14 @@ export interface CollectorOptions {
   pageGraceMs?: number;
   /** Heartbeat interval told to agents, also the ping interval for silent sockets. Default `10_000`. */
   heartbeatMs?: number;
-  /** Agents treat a socket as dead after this long without a frame. Default `3 * heartbeatMs` (30 s). */
+  /** Agents treat a socket as dead after this long without a frame. Default `4 * heartbeatMs` (40 s). */
   idleTimeoutMs?: number;
   /**
    * A socket that was sent nothing for this long gets a `keepalive` frame, so the agent's idle
    * timer sees a live connection (browsers hide pings from scripts). Rounded to whole heartbeat
-   * intervals; keep it well under `idleTimeoutMs`. Default `2 * heartbeatMs` (20 s): one frame per
-   * two heartbeats costs little CPU, where one per heartbeat measured about +40%.
+   * intervals; keep it at least one heartbeat under `idleTimeoutMs`. Default `3 * heartbeatMs`
+   * (30 s): one frame per three heartbeats. Each costs a write system call, as much CPU as reading a
+   * heartbeat: one per heartbeat measured about +40%, one per two about +8% (bench/NOTES.md).
    */
   keepaliveMs?: number;
   /** An agent that has not sent its hello within this long is disconnected (4408). Default `5_000`. */
@@ -269,8 +270,8 @@ export function resolveOptions(options: CollectorOptions, defaultStatusPageDir: 
     sessionTimeoutMs: positiveOption("sessionTimeoutMs"),
     pageGraceMs: positiveOption("pageGraceMs"),
     heartbeatMs,
-    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? heartbeatMs * 3),
-    keepaliveMs: positive("keepaliveMs", options.keepaliveMs ?? heartbeatMs * 2),
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? heartbeatMs * 4),
+    keepaliveMs: positive("keepaliveMs", options.keepaliveMs ?? heartbeatMs * 3),
     helloTimeoutMs: positiveOption("helloTimeoutMs"),
     maxMessagesPerWindow: positiveOption("maxMessagesPerWindow"),
     rateWindowMs: positiveOption("rateWindowMs"),

@@ -9,7 +9,7 @@ describe("session lifecycle", () => {
   it("a hello creates a session with the thirteen keys and correct values", async () => {
     await t.start();
     const agent = await t.join({ path: "/app/home", bytes: 120 });
-    expect(agent.welcome).toMatchObject({ type: "welcome", v: 1, heartbeatMs: 10_000, idleTimeoutMs: 30_000, authorized: false });
+    expect(agent.welcome).toMatchObject({ type: "welcome", v: 1, heartbeatMs: 10_000, idleTimeoutMs: 40_000, authorized: false });
     t.clock.advance(3_000);
     const [session] = await t.collector.getSessionInfo();
     expect(Object.keys(session!)).toEqual([...SESSION_INFO_KEYS]);
