@@ -38,4 +38,14 @@ describe("the collector's layering (eslint.config.js)", () => {
   ])("%s may import %s", async (path, imported) => {
     expect(await layeringErrors(path, imported)).toEqual([]);
   });
+
+  it("only a collector that uses Redis loads the redis package: a value import of it anywhere fails, a type import does not", async () => {
+    const lint = async (code: string): Promise<string[]> => {
+      const [result] = await eslint.lintText(code, { filePath: `${root}/packages/collector/src/store/fixture.ts` });
+      return result!.messages.filter((message) => message.ruleId === "@typescript-eslint/no-restricted-imports").map((message) => message.message);
+    };
+    expect(await lint(`import { createClient } from "redis";\nexport const make = createClient;\n`)).toEqual([expect.stringContaining("import()")]);
+    expect(await lint(`import type { createClient } from "redis";\nexport type Make = typeof createClient;\n`)).toEqual([]);
+    expect(await lint(`export const load = () => import("redis");\n`)).toEqual([]);
+  });
 });

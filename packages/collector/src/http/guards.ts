@@ -165,9 +165,9 @@ export class ConnectionGuard {
   constructor(options: ConnectionGuardOptions) {
     this.#o = options;
     this.#trusted = options.trustProxy.length === 0 ? null : proxyAddr.compile([...options.trustProxy]);
-    const guard = this;
+    const release = (socket: Socket): boolean => this.#release(socket);
     this.#onClose = function onClose(this: Socket) {
-      guard.#release(this);
+      release(this);
     };
   }
 
