@@ -283,4 +283,39 @@ describe.skipIf(!available)("in Chromium", () => {
       await profile.close();
     }
   });
+
+  it("a collector that shuts down tells the page 1012 (service restart) though it stops reading at once, and the page resumes its session on the next one", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "sessionlens-agent-restart-"));
+    const profile = await launchProfile();
+    let next: RunningCollector | null = null;
+    try {
+      const first = await runCollector({ dataDir });
+      const page = await profile.context.newPage();
+      // Every close event of the page's sockets, as the page's script saw it.
+      await page.addInitScript(() => {
+        const closes: { code: number; wasClean: boolean }[] = ((window as unknown as { __closes: unknown[] }).__closes = []) as never;
+        const Native = window.WebSocket;
+        window.WebSocket = class extends Native {
+          constructor(url: string | URL, protocols?: string | string[]) {
+            super(url, protocols);
+            this.addEventListener("close", (event) => closes.push({ code: event.code, wasClean: event.wasClean }));
+          }
+        };
+      });
+      await page.goto(gateway.pageUrl({ url: first.wsUrl, project: "RestartProject" }));
+      const sessionId = await sessionIdOf(page);
+      await first.close();
+      const closes = () => page.evaluate(() => (window as unknown as { __closes: { code: number }[] }).__closes);
+      await vi.waitFor(async () => expect((await closes()).map((close) => close.code)).toEqual([1012]), { timeout: 5_000 });
+      next = await runCollector({ dataDir, port: first.port });
+      await vi.waitFor(
+        async () => expect(await next!.collector.getSessionInfo(undefined, "RestartProject")).toEqual([expect.objectContaining({ id: sessionId, activePages: 1 })]),
+        { timeout: 15_000, interval: 50 },
+      );
+    } finally {
+      await next?.close();
+      await profile.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
