@@ -45,6 +45,23 @@ describe("createBackoff", () => {
     }
   });
 
+  it("after an announced restart keeps the windows one base long until [3b, 4b), then doubles: [b, 2b), [2b, 3b), [3b, 4b), [4b, 8b)…", () => {
+    const restarted = (random: number): number[] => {
+      const { backoff, attemptsWithin } = setup(random);
+      backoff.reset(true);
+      return attemptsWithin(100_000);
+    };
+    expect(restarted(0)).toEqual([1000, 2000, 3000, 4000, 8000, 16_000, 32_000, 62_000, 92_000]);
+    expect(restarted(0.5)).toEqual([1500, 2500, 3500, 6000, 12_000, 24_000, 47_000, 77_000]);
+    // Still at most 7 attempts in the first minute.
+    for (const random of [0, 0.5, 0.9999]) expect(restarted(random).filter((at) => at < 60_000).length).toBeLessThanOrEqual(7);
+    // A later reset without a restart announcement goes back to doubling from [0, b).
+    const { backoff, attemptsWithin } = setup(0);
+    backoff.reset(true);
+    backoff.reset();
+    expect(attemptsWithin(5_000)).toEqual([0, 1000, 2000, 4000]);
+  });
+
   it("starts over from the moment of reset()", () => {
     const { clock, backoff, attemptsWithin } = setup(0.5);
     attemptsWithin(10_000);

@@ -10,7 +10,10 @@
  * comes back after a second or two sees its clients return within the next window, never in step.
  *
  * A collector that announced its restart (close code 1001 or 1012) refuses connections for a
- * moment: `reset(true)` skips the first window, so the first retry is spread over [base, 2·base).
+ * moment, usually a few seconds: `reset(true)` skips the first window, so the first retry is spread
+ * over [base, 2·base), and keeps the next two windows one base long, [2·base, 3·base) and
+ * [3·base, 4·base), before they double again from [4·base, 8·base): retries stay dense (but never in
+ * step) while the collector comes back, instead of escalating to [2·base, 4·base) after one refusal.
  * An attempt that itself took long (a connect timeout) waits a random part of its window from now.
  */
 
@@ -23,6 +26,9 @@ export interface BackoffOptions {
 
 /** The cap used by every client unless told otherwise. */
 export const BACKOFF_MAX_MS = 30_000;
+
+/** After an announced restart: windows one base long, from [base, 2·base), before doubling resumes. */
+const RESTART_EVEN_WINDOWS = 3;
 
 export interface Backoff {
   /** The delay before the next attempt; each call counts one more failed attempt. */
@@ -44,10 +50,16 @@ export function createBackoff(options: BackoffOptions, random: () => number = Ma
   /** Where the next attempt's window starts and how long it is, from the anchor. */
   let windowStartMs = 0;
   let windowMs = baseMs;
+  /** Windows still to be one base long (after an announced restart). */
+  let evenWindows = 0;
   const advance = (): void => {
     windowStartMs += windowMs;
+    if (evenWindows > 0) {
+      evenWindows--;
+      windowMs = baseMs;
+    }
     // [0, b) then [b, 2b), [2b, 4b)…: each window as long as everything before it, up to the cap.
-    windowMs = Math.min(maxMs, windowStartMs);
+    else windowMs = Math.min(maxMs, windowStartMs);
     attempts++;
   };
   return {
@@ -61,7 +73,9 @@ export function createBackoff(options: BackoffOptions, random: () => number = Ma
       attempts = 0;
       windowStartMs = 0;
       windowMs = baseMs;
+      evenWindows = 0;
       if (restarting) {
+        evenWindows = RESTART_EVEN_WINDOWS;
         advance();
         attempts = 0;
       }
