@@ -172,12 +172,14 @@ export class AgentTransport {
 
   /**
    * Refuses new agents and tells connected ones to come back soon: every socket gets its close
-   * frame (1012, service restart) at once and stops being read; SHUTDOWN_CLOSE_WAIT_MS later,
-   * time for the frames to leave, every socket is terminated. The agents' answering close frames
-   * are not waited for: reading and handling 10,000 of them (with the socket teardown each one
-   * starts) kept a restarting collector busy for over a second, during which the new one could not
-   * listen. A socket terminated with the answer unread is reset by the kernel after the close
-   * frame, which the agent has already read: it sees 1012 and resumes like after a clean close.
+   * frame (1012, service restart) and its end (FIN) at once, and stops being read;
+   * SHUTDOWN_CLOSE_WAIT_MS later, time for both to leave, every socket is terminated. The agents'
+   * answering close frames are not waited for: reading and handling 10,000 of them (with the
+   * socket teardown each one starts) kept a restarting collector busy for over a second, during
+   * which the new one could not listen. The end tells each agent at once that the connection is
+   * over (its close event waits for it), so its restart backoff starts now, not when the socket is
+   * finally terminated; a socket terminated with the answer unread is reset by the kernel after the
+   * close frame and the end, which the agent has already read: it sees 1012.
    */
   async close(): Promise<void> {
     this.#draining = true;
@@ -188,6 +190,7 @@ export class AgentTransport {
     for (const connection of this.connections) {
       connection.close(CLOSE_CODES.serviceRestart, "collector restarting");
       connection.ws.pause();
+      connection.socket.end();
     }
     if (this.connections.size > 0) {
       await new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_CLOSE_WAIT_MS).unref());
@@ -221,7 +224,7 @@ export class AgentTransport {
       clientAddress = request.socket.remoteAddress ?? "";
     }
     clientAddress = this.#addresses.intern(clientAddress);
-    const connection = new AgentConnection(ws, clientAddress, this);
+    const connection = new AgentConnection(ws, clientAddress, this, request.socket);
     ws[kConnection] = connection;
     ws.on("message", onMessage);
     ws.on("close", onClose);
@@ -322,6 +325,8 @@ export class AgentConnection implements PageSocket {
     readonly ws: AgentSocket,
     readonly clientAddress: string,
     readonly transport: AgentTransport,
+    /** The socket under `ws` (a shutdown ends it without waiting for the closing handshake). */
+    readonly socket: Duplex,
   ) {}
 
   get open(): boolean {
