@@ -91,15 +91,19 @@ export class SessionQueries implements FeedConsumer {
 
   /** Sessions and pages by scope and project. */
   tally(): SessionTally[] {
-    const counts = new Map<string, SessionTally>();
+    // By scope, then project: no key string built per session (the stats sampler runs every 5 s).
+    const byScope = new Map<string, Map<string, SessionTally>>();
     for (const session of this.index.values()) {
-      const key = `${session.scope}\u0000${session.project}`;
-      let tally = counts.get(key);
-      if (tally === undefined) counts.set(key, (tally = { scope: session.scope, project: session.project, sessions: 0, pages: 0 }));
+      let byProject = byScope.get(session.scope);
+      if (byProject === undefined) byScope.set(session.scope, (byProject = new Map()));
+      let tally = byProject.get(session.project);
+      if (tally === undefined) byProject.set(session.project, (tally = { scope: session.scope, project: session.project, sessions: 0, pages: 0 }));
       tally.sessions++;
       tally.pages += session.pages.size;
     }
-    return Array.from(counts.values());
+    const tallies: SessionTally[] = [];
+    for (const byProject of byScope.values()) for (const tally of byProject.values()) tallies.push(tally);
+    return tallies;
   }
 
   /**
