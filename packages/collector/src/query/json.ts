@@ -1,3 +1,4 @@
+import { MAX_NUMBER_BYTES, numberBytes, writeNumber } from "../json-bytes.js";
 import type { SessionRecord } from "../sessions/records.js";
 
 /**
@@ -47,41 +48,6 @@ export const LIST_CHUNK_BYTES = 64 * 1024;
 const TOTAL_BYTES = ',"totalBytesSent":';
 /** Distinct user agents and projects whose JSON text is kept; past it the cache starts over. */
 const MAX_QUOTED = 10_000;
-/** Most bytes a number takes as JSON text (`-1.7976931348623157e+308`). */
-const MAX_NUMBER_BYTES = 24;
-
-/** A number as JSON writes it (`null` for what JSON cannot hold). */
-function num(value: number): string {
-  return Number.isFinite(value) ? String(value) : "null";
-}
-
-/** Whether `value` is written digit by digit: integers up to 2^31 (times up to 24 days, most byte counts). */
-function isSmallInteger(value: number): boolean {
-  return value >= 0 && value <= 0x7fffffff && (value | 0) === value;
-}
-
-/** Bytes of `value` as JSON text. */
-function numberBytes(value: number): number {
-  if (!isSmallInteger(value)) return num(value).length;
-  let digits = 1;
-  for (let rest = (value / 10) | 0; rest !== 0; rest = (rest / 10) | 0) digits++;
-  return digits;
-}
-
-/** Writes `value` as JSON text in the `length` bytes (`numberBytes(value)`) from `pos`. */
-function writeNumber(out: Buffer, pos: number, length: number, value: number): void {
-  if (!isSmallInteger(value)) {
-    out.write(num(value), pos, "latin1");
-    return;
-  }
-  let v = value | 0;
-  for (let at = pos + length - 1; at >= pos; at--) {
-    const quotient = (v / 10) | 0;
-    out[at] = 48 + v - quotient * 10;
-    v = quotient;
-  }
-}
-
 /**
  * The JSON text of `toSessionInfo(record, now)` (same keys, same order, same text as
  * `JSON.stringify`), with each session's stable part serialised and UTF-8 encoded once per change
@@ -162,10 +128,10 @@ export class SessionJson {
     out.copyWithin(c + n1 + n2 + n3, c, d);
     out.copyWithin(b + n1 + n2, b, c);
     out.copyWithin(a + n1, a, b);
-    writeNumber(out, a, n1, uptime);
-    writeNumber(out, b + n1, n2, lastComm);
-    writeNumber(out, c + n1 + n2, n3, recent);
-    writeNumber(out, d + n1 + n2 + n3, n4, total);
+    writeNumber(out, a, uptime, n1);
+    writeNumber(out, b + n1, lastComm, n2);
+    writeNumber(out, c + n1 + n2, recent, n3);
+    writeNumber(out, d + n1 + n2 + n3, total, n4);
     return end + n1 + n2 + n3 + n4;
   }
 

@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { copyFile, link, mkdir, readFile, rename, unlink, open as openFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { isCount, isScope } from "@sessionlens/shared";
+import { MAX_NUMBER_BYTES, maxStringBytes, writeNumber, writeString } from "../json-bytes.js";
 import type { PageRecord, SessionEndReason, SessionRecord, Tombstone } from "../sessions/records.js";
 
 const SNAPSHOT_VERSION = 1;
@@ -128,26 +129,58 @@ export class CountersFile {
     return value === null ? null : parseCounters(value);
   }
 
-  /** Writes the counters of `sessions` (in batches, like the snapshot) for snapshot `generation`. */
+  /**
+   * Writes the counters of `sessions` for snapshot `generation`. The text is written straight into
+   * a 64 KiB buffer, written out whenever it fills: the heartbeat-driven write makes no string per
+   * session, so it costs little CPU and leaves little garbage behind however many sessions it holds.
+   */
   async write(sessions: readonly SessionRecord[], savedAt: number, generation: number): Promise<void> {
     await writeAtomically(this.#dir, this.path, null, async (handle) => {
-      await handle.write(`{"version":${COUNTERS_VERSION},"generation":${generation},"savedAt":${savedAt},"sessions":[`);
-      for (let start = 0; start < sessions.length; start += WRITE_BATCH) {
-        const end = Math.min(sessions.length, start + WRITE_BATCH);
-        let text = "";
-        for (let i = start; i < end; i++) {
-          const session = sessions[i]!;
-          text += `${i === 0 ? "" : ","}[${JSON.stringify(session.id)},${session.totalBytesSent},${session.lastCommAt},[`;
-          let first = true;
-          for (const page of session.pages.values()) {
-            text += `${first ? "" : ","}${JSON.stringify(page.id)},${page.epoch},${page.seq},${page.epochBytes},${page.earlierBytes}`;
-            first = false;
+      const out = Buffer.allocUnsafe(COUNTERS_CHUNK_BYTES);
+      let pos = out.write(`{"version":${COUNTERS_VERSION},"generation":${generation},"savedAt":${savedAt},"sessions":[`);
+      for (let i = 0; i < sessions.length; i++) {
+        const session = sessions[i]!;
+        let most = maxStringBytes(session.id) + 3 * MAX_NUMBER_BYTES + 8;
+        for (const page of session.pages.values()) most += maxStringBytes(page.id) + 5 * (MAX_NUMBER_BYTES + 1);
+        if (pos + most + 2 > out.length) {
+          if (most + 2 > out.length) {
+            // A session too large for the buffer (thousands of pages): written as text of its own.
+            await handle.write(out.subarray(0, pos));
+            await handle.write(`${i === 0 ? "" : ","}${JSON.stringify(countersEntry(session))}`);
+            pos = 0;
+            continue;
           }
-          text += "]]";
+          await handle.write(out.subarray(0, pos));
+          pos = 0;
         }
-        await handle.write(text);
+        if (i > 0) out[pos++] = 0x2c; // ,
+        out[pos++] = 0x5b; // [
+        pos = writeString(out, pos, session.id);
+        out[pos++] = 0x2c;
+        pos = writeNumber(out, pos, session.totalBytesSent);
+        out[pos++] = 0x2c;
+        pos = writeNumber(out, pos, session.lastCommAt);
+        out[pos++] = 0x2c;
+        out[pos++] = 0x5b;
+        let first = true;
+        for (const page of session.pages.values()) {
+          if (!first) out[pos++] = 0x2c;
+          first = false;
+          pos = writeString(out, pos, page.id);
+          out[pos++] = 0x2c;
+          pos = writeNumber(out, pos, page.epoch);
+          out[pos++] = 0x2c;
+          pos = writeNumber(out, pos, page.seq);
+          out[pos++] = 0x2c;
+          pos = writeNumber(out, pos, page.epochBytes);
+          out[pos++] = 0x2c;
+          pos = writeNumber(out, pos, page.earlierBytes);
+        }
+        out[pos++] = 0x5d; // ]
+        out[pos++] = 0x5d;
       }
-      await handle.write("]}");
+      pos += out.write("]}", pos);
+      await handle.write(out.subarray(0, pos));
     });
   }
 }
@@ -233,6 +266,15 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 const WRITE_BATCH = 2_000;
+/** Bytes of the counters file written at a time. */
+const COUNTERS_CHUNK_BYTES = 64 * 1024;
+
+/** One session's entry of the counters file, as `CountersFile.write` writes it (for a session too large for its buffer). */
+function countersEntry(session: SessionRecord): unknown[] {
+  const pages: unknown[] = [];
+  for (const page of session.pages.values()) pages.push(page.id, page.epoch, page.seq, page.epochBytes, page.earlierBytes);
+  return [session.id, session.totalBytesSent, session.lastCommAt, pages];
+}
 
 function serialiseSession(session: SessionRecord): unknown {
   return {

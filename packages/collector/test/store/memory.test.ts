@@ -149,6 +149,28 @@ describe("memory store counters file", () => {
     await store.close();
   });
 
+  it("writes the counters file as JSON.stringify would, odd ids, big numbers and a session larger than its write buffer included", async () => {
+    const path = join(dir.path, "counters-format");
+    const store = new MemorySessionStore({ dataDir: path });
+    await store.open();
+    const odd = makeRecord('s "quoted" \\ ünï', { totalBytesSent: 2 ** 53 - 1, lastCommAt: 1_764_000_000_123, pages: [makePage("p\nline", 2 ** 40), makePage("plain-page", 7)] });
+    const many = makeRecord("many", { totalBytesSent: 5, pages: Array.from({ length: 3_000 }, (_, i) => makePage(`page-${"x".repeat(40)}-${i}`, i)) });
+    const plain = Array.from({ length: 500 }, (_, i) => makeRecord(`s-${i}`, { totalBytesSent: i * 1_000_003, pages: [makePage(`p-${i}`, i * 1_000_003)] }));
+    const records = [odd, ...plain.slice(0, 250), many, ...plain.slice(250)];
+    for (const record of records) await store.put(record);
+    await store.flush();
+    for (const record of records) {
+      record.totalBytesSent += 1;
+      store.countersChanged(record);
+    }
+    await store.flush();
+    expect(store.writes.counters).toBe(1);
+    const text = await readFile(join(path, "counters.json"), "utf8");
+    const entries = records.map((record) => [record.id, record.totalBytesSent, record.lastCommAt, Array.from(record.pages.values()).flatMap((page) => [page.id, page.epoch, page.seq, page.epochBytes, page.earlierBytes])]);
+    expect(text).toBe(JSON.stringify({ version: 1, generation: 1, savedAt: JSON.parse(text).savedAt, sessions: entries }));
+    await store.close();
+  });
+
   it("writes the counters file at most every countersIntervalMs, a snapshot after a structural change at once", async () => {
     const path = join(dir.path, "counters-interval");
     const clock = new ManualClock();
