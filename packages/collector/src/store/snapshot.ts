@@ -156,10 +156,8 @@ export class CountersFile {
         if (i > 0) out[pos++] = 0x2c; // ,
         out[pos++] = 0x5b; // [
         pos = writeString(out, pos, session.id);
-        out[pos++] = 0x2c;
-        pos = writeNumber(out, pos, session.totalBytesSent);
-        out[pos++] = 0x2c;
-        pos = writeNumber(out, pos, session.lastCommAt);
+        pos = commaNumber(out, pos, session.totalBytesSent);
+        pos = commaNumber(out, pos, session.lastCommAt);
         out[pos++] = 0x2c;
         out[pos++] = 0x5b;
         let first = true;
@@ -167,14 +165,10 @@ export class CountersFile {
           if (!first) out[pos++] = 0x2c;
           first = false;
           pos = writeString(out, pos, page.id);
-          out[pos++] = 0x2c;
-          pos = writeNumber(out, pos, page.epoch);
-          out[pos++] = 0x2c;
-          pos = writeNumber(out, pos, page.seq);
-          out[pos++] = 0x2c;
-          pos = writeNumber(out, pos, page.epochBytes);
-          out[pos++] = 0x2c;
-          pos = writeNumber(out, pos, page.earlierBytes);
+          pos = commaNumber(out, pos, page.epoch);
+          pos = commaNumber(out, pos, page.seq);
+          pos = commaNumber(out, pos, page.epochBytes);
+          pos = commaNumber(out, pos, page.earlierBytes);
         }
         out[pos++] = 0x5d; // ]
         out[pos++] = 0x5d;
@@ -268,6 +262,12 @@ async function syncDir(dir: string): Promise<void> {
 const WRITE_BATCH = 2_000;
 /** Bytes of the counters file written at a time. */
 const COUNTERS_CHUNK_BYTES = 64 * 1024;
+
+/** `,` and `value`, written at `pos`; returns the position after them. */
+function commaNumber(out: Buffer, pos: number, value: number): number {
+  out[pos] = 0x2c;
+  return writeNumber(out, pos + 1, value);
+}
 
 /** One session's entry of the counters file, as `CountersFile.write` writes it (for a session too large for its buffer). */
 function countersEntry(session: SessionRecord): unknown[] {
