@@ -5,7 +5,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { aggregateIngest, detailSections, ingestTable, markdownTable, verdictRows } from "./lib/report.mjs";
@@ -130,7 +130,8 @@ function buildState() {
     const entry = join(rootDir, p.entry);
     const built = existsSync(entry) && (!p.iife || existsSync(join(rootDir, p.iife)));
     const srcExists = existsSync(join(rootDir, p.src)) && readdirSync(join(rootDir, p.src)).length > 0;
-    const stale = built && newestMtime(join(rootDir, p.src)) > statSync(entry).mtimeMs;
+    // Against the newest file of dist/: an incremental build (tsc -b) rewrites only what changed.
+    const stale = built && newestMtime(join(rootDir, p.src)) > newestMtime(dirname(entry));
     state[name] = { built, stale, srcExists };
     // A developer may point the benchmark at another build (see README).
     const override = { collector: "BENCH_COLLECTOR_MODULE", agent: "BENCH_AGENT_MODULE" }[name];
@@ -144,7 +145,13 @@ function ensureBuilt() {
   const needs = Object.entries(state).filter(([, s]) => s.srcExists && (!s.built || s.stale));
   if (needs.length > 0 && !flags["no-build"]) {
     log(`building the workspace (pnpm -r build): ${needs.map(([n, s]) => `${n} ${s.built ? "stale" : "not built"}`).join(", ")}`);
-    const result = spawnSync("pnpm", ["-r", "--workspace-concurrency=1", "build"], { cwd: rootDir, stdio: "inherit" });
+    // The pnpm that runs us (`pnpm bench`), else pnpm on the PATH, else pnpm 10 through npx.
+    const execPath = process.env.npm_execpath ?? "";
+    const args = ["-r", "--workspace-concurrency=1", "build"];
+    let result = /pnpm/.test(execPath)
+      ? spawnSync(process.execPath, [execPath, ...args], { cwd: rootDir, stdio: "inherit" })
+      : spawnSync("pnpm", args, { cwd: rootDir, stdio: "inherit" });
+    if (result.error) result = spawnSync("npx", ["-y", "pnpm@10", ...args], { cwd: rootDir, stdio: "inherit" });
     if (result.status !== 0) {
       console.error("bench: `pnpm -r build` failed; the benchmarks that need the collector or the agent will report ERROR.");
     }
