@@ -156,6 +156,8 @@ function ensureBuilt() {
       console.error("bench: `pnpm -r build` failed; the benchmarks that need the collector or the agent will report ERROR.");
     }
     state = buildState();
+    // A build that succeeded is current, even where it had nothing to rewrite (a source touched, not changed).
+    if (result.status === 0) for (const s of Object.values(state)) s.stale = false;
   }
   return state;
 }
