@@ -136,22 +136,18 @@ export class CountersFile {
    */
   async write(sessions: readonly SessionRecord[], savedAt: number, generation: number): Promise<void> {
     await writeAtomically(this.#dir, this.path, null, async (handle) => {
-      const out = Buffer.allocUnsafe(COUNTERS_CHUNK_BYTES);
+      let out = Buffer.allocUnsafe(COUNTERS_CHUNK_BYTES);
       let pos = out.write(`{"version":${COUNTERS_VERSION},"generation":${generation},"savedAt":${savedAt},"sessions":[`);
       for (let i = 0; i < sessions.length; i++) {
         const session = sessions[i]!;
-        let most = maxStringBytes(session.id) + 3 * MAX_NUMBER_BYTES + 8;
+        // The most this entry can take, with the closing `]}`.
+        let most = maxStringBytes(session.id) + 3 * MAX_NUMBER_BYTES + 10;
         for (const page of session.pages.values()) most += maxStringBytes(page.id) + 5 * (MAX_NUMBER_BYTES + 1);
-        if (pos + most + 2 > out.length) {
-          if (most + 2 > out.length) {
-            // A session too large for the buffer (thousands of pages): written as text of its own.
-            await handle.write(out.subarray(0, pos));
-            await handle.write(`${i === 0 ? "" : ","}${JSON.stringify(countersEntry(session))}`);
-            pos = 0;
-            continue;
-          }
+        if (pos + most > out.length) {
           await handle.write(out.subarray(0, pos));
           pos = 0;
+          // A session with thousands of pages gets a buffer large enough, kept for the rest.
+          if (most > out.length) out = Buffer.allocUnsafe(most);
         }
         if (i > 0) out[pos++] = 0x2c; // ,
         out[pos++] = 0x5b; // [
@@ -267,13 +263,6 @@ const COUNTERS_CHUNK_BYTES = 64 * 1024;
 function commaNumber(out: Buffer, pos: number, value: number): number {
   out[pos] = 0x2c;
   return writeNumber(out, pos + 1, value);
-}
-
-/** One session's entry of the counters file, as `CountersFile.write` writes it (for a session too large for its buffer). */
-function countersEntry(session: SessionRecord): unknown[] {
-  const pages: unknown[] = [];
-  for (const page of session.pages.values()) pages.push(page.id, page.epoch, page.seq, page.epochBytes, page.earlierBytes);
-  return [session.id, session.totalBytesSent, session.lastCommAt, pages];
 }
 
 function serialiseSession(session: SessionRecord): unknown {
