@@ -306,7 +306,12 @@ describe.skipIf(!available)("in Chromium", () => {
       const sessionId = await sessionIdOf(page);
       await first.close();
       const closes = () => page.evaluate(() => (window as unknown as { __closes: { code: number }[] }).__closes);
-      await vi.waitFor(async () => expect((await closes()).map((close) => close.code)).toEqual([1012]), { timeout: 5_000 });
+      // The first close the page saw is the collector's 1012. The page goes on retrying while no
+      // collector listens (each refused attempt closes with 1006), however late this test looks.
+      await vi.waitFor(async () => expect((await closes()).length).toBeGreaterThan(0), { timeout: 5_000 });
+      const seen = (await closes()).map((close) => close.code);
+      expect(seen[0]).toBe(1012);
+      expect(seen.slice(1).every((code) => code === 1006)).toBe(true);
       next = await runCollector({ dataDir, port: first.port });
       await vi.waitFor(
         async () => expect(await next!.collector.getSessionInfo(undefined, "RestartProject")).toEqual([expect.objectContaining({ id: sessionId, activePages: 1 })]),
