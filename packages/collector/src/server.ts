@@ -9,12 +9,13 @@ import type { Registry } from "prom-client";
 import { ClusterCommands } from "./cluster/commands.js";
 import { ClusterView } from "./cluster/view.js";
 import { EventHub } from "./http/events.js";
-import { ClientErrorLog, ConnectionGuard, createHostCheck, isLoopbackHost, withHostCheck } from "./http/guards.js";
+import { ConnectionGuard, createHostCheck, isLoopbackHost, withHostCheck } from "./http/guards.js";
 import { createMetrics } from "./http/metrics.js";
 import { createInjector } from "./http/inject.js";
 import { StatsHistory } from "./http/stats.js";
 import { createHttpHandler } from "./http/router.js";
 import { StatusPage } from "./http/status-page.js";
+import { LogBudget } from "./log-budget.js";
 import { resolveOptions, type CollectorOptions, type ResolvedOptions, type TimerHandle } from "./options.js";
 import { normaliseFilter } from "./query/filter.js";
 import { SessionQueries, SessionTotals, type SessionDetails } from "./query/index.js";
@@ -96,6 +97,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   };
   const clock = o.clock;
   const now = (): number => clock.now();
+  // Failures that can recur with every session, frame or event (a store that fails every write, a
+  // consumer or lifecycle handler that throws every time): each message at most 10 lines per 10 s.
+  const repeatedLog = new LogBudget(log, now, { per: "message" }).asLog();
   const redisStore =
     o.redis === undefined
       ? null
@@ -134,7 +138,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     });
   const userAgents = new UserAgentCache();
   const credentials = new ResumeCredentials();
-  const emitter = new LifecycleEmitter((message, details) => log("warn", message, details));
+  const emitter = new LifecycleEmitter((message, details) => repeatedLog("warn", message, details));
   const model = new SessionModel({
     store,
     credentials,
@@ -148,7 +152,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     maxPayloadDepth: o.maxPayloadDepth,
     maxMessageBytes: o.maxMessageBytes,
     resolutionMs: o.sweepIntervalMs,
-    log,
+    log: repeatedLog,
   });
   const transport = new AgentTransport({
     model,
@@ -168,7 +172,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     idleTimeoutMs: o.idleTimeoutMs,
     keepaliveMs: o.keepaliveMs,
     resolutionMs: o.sweepIntervalMs,
-    log,
+    log: repeatedLog,
   });
   // The change feed's consumers, besides the persistence port (the model's own first consumer).
   model.feed.subscribe(new HooksConsumer(emitter, toSessionInfo, now));
@@ -247,7 +251,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   }
 
   // One budget of client-error log lines for the server and the API together.
-  const clientErrors = new ClientErrorLog(log, now);
+  const clientErrors = new LogBudget(log, now);
   const handleRequest = createHttpHandler({
     clientErrors,
     queries,

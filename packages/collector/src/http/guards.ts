@@ -1,9 +1,9 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { isIP, type Socket } from "node:net";
 import proxyAddr from "proxy-addr";
+import type { LogBudget } from "../log-budget.js";
 import { sendError } from "./respond.js";
 
-type Log = (level: "warn" | "error" | "info" | "debug", message: string, details?: Record<string, unknown>) => void;
 
 /** Whether `host` (an interface to bind, or a `Host` name without port) is a loopback name or address. */
 export function isLoopbackHost(host: string): boolean {
@@ -49,7 +49,7 @@ export function createHostCheck(allowedHosts: readonly string[], boundHost: stri
 export function withHostCheck(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   allowed: (req: IncomingMessage) => boolean,
-  clientErrors: ClientErrorLog,
+  clientErrors: LogBudget,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     if (allowed(req)) return handler(req, res);
@@ -65,73 +65,6 @@ export function isJsonContentType(req: IncomingMessage): boolean {
   if (type === undefined) return false;
   const essence = type.split(";")[0]!.trim().toLowerCase();
   return essence === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(essence);
-}
-
-/** Characters of any one string field kept in a client-error log line. */
-const FIELD_CHARS = 200;
-
-/**
- * Log lines about bad client input, capped in size and rate: at most `perWindow` lines per
- * `windowMs`, every field clipped to 200 characters, no stack traces; what was held back is
- * summed up in the first line of the next window. Anyone can send bad input, so none of it may
- * cost more than a bounded amount of log.
- */
-export class ClientErrorLog {
-  #windowStart = 0;
-  #written = 0;
-  #suppressed = 0;
-
-  constructor(
-    readonly log: Log,
-    readonly now: () => number = Date.now,
-    readonly perWindow = 10,
-    readonly windowMs = 10_000,
-  ) {}
-
-  /**
-   * Logs at `warn` without a stack trace (at `error` for a failure of the collector's own, with
-   * its stack clipped to 1,000 characters); false when the line was held back.
-   */
-  write(message: string, details: Record<string, unknown> = {}, level: "warn" | "error" = "warn"): boolean {
-    const now = this.now();
-    if (now - this.#windowStart >= this.windowMs) {
-      this.#windowStart = now;
-      this.#written = 0;
-      if (this.#suppressed > 0) {
-        this.log("warn", `${this.#suppressed} client-error log lines were suppressed`, { suppressed: this.#suppressed });
-        this.#suppressed = 0;
-      }
-    }
-    if (this.#written >= this.perWindow) {
-      this.#suppressed++;
-      return false;
-    }
-    this.#written++;
-    this.log(level, clip(message), clipFields(details, level === "error"));
-    return true;
-  }
-}
-
-function clip(text: string): string {
-  return text.length > FIELD_CHARS ? `${text.slice(0, FIELD_CHARS)}…(${text.length} chars)` : text;
-}
-
-function clipFields(details: Record<string, unknown>, withStack: boolean): Record<string, unknown> {
-  const clipped: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(details)) {
-    if (value instanceof Error) {
-      clipped[key] = {
-        type: value.name,
-        message: clip(value.message),
-        code: (value as { code?: unknown }).code,
-        ...(withStack ? { stack: value.stack?.slice(0, 1_000) } : {}),
-      };
-    }
-    else if (typeof value === "string") clipped[key] = clip(value);
-    else if (typeof value === "number" || typeof value === "boolean" || value === null) clipped[key] = value;
-    else clipped[key] = clip(String(value));
-  }
-  return clipped;
 }
 
 export interface ConnectionGuardOptions {

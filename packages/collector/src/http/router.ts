@@ -4,7 +4,8 @@ import type { Registry } from "prom-client";
 import { CommandError, compileQuery, type SessionQueries, type SessionRecord } from "../query/index.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
-import { ClientErrorLog, isJsonContentType } from "./guards.js";
+import { LogBudget } from "../log-budget.js";
+import { isJsonContentType } from "./guards.js";
 import { sendOpenApi } from "./openapi.js";
 import { BodyTooLarge, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
 import type { StatsHistorySnapshot } from "./stats.js";
@@ -24,7 +25,7 @@ export interface HttpDependencies {
   apiToken: string | undefined;
   maxMessageBytes: number;
   /** Where bad client input is logged (capped and rate-limited); shared with the server's own. */
-  clientErrors?: ClientErrorLog;
+  clientErrors?: LogBudget;
   now(): number;
   /** Null when ready, else why not. */
   notReadyReason(): Promise<string | null>;
@@ -59,7 +60,7 @@ export interface Route {
  */
 export function createHttpHandler(deps: HttpDependencies): HttpHandler {
   const authorized = createBearerCheck(deps.apiToken);
-  const clientErrors = deps.clientErrors ?? new ClientErrorLog(deps.log, deps.now);
+  const clientErrors = deps.clientErrors ?? new LogBudget(deps.log, deps.now);
   const table = routes(deps).map((route) => ({ route, segments: route.path.split("/").slice(1) }));
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
