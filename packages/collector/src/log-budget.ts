@@ -11,6 +11,8 @@ export type Log = (level: "warn" | "error" | "info" | "debug", message: string, 
 const FIELD_CHARS = 200;
 /** Characters of an error's stack kept in an `error` line. */
 const STACK_CHARS = 1_000;
+/** Distinct messages with a budget of their own; past it the budgets start over. */
+const MAX_MESSAGES = 1_000;
 
 export interface LogBudgetOptions {
   /** Lines written per window; past it they are only counted. Default 10. */
@@ -62,6 +64,8 @@ export class LogBudget {
     const key = this.#perMessage ? message : "";
     let window = this.#windows.get(key);
     if (window === undefined) {
+      // Messages are the code's own constant texts; should one ever carry data, the map stays small.
+      if (this.#windows.size >= MAX_MESSAGES) this.#windows.clear();
       window = { startMs: now, written: 0, heldBack: 0 };
       this.#windows.set(key, window);
     } else if (now - window.startMs >= this.#windowMs) {
