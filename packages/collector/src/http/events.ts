@@ -198,7 +198,7 @@ export class EventHub {
       next = chunks.next();
       if (res.destroyed) return;
       if (next.done) this.#write(subscriber, chunk);
-      else if (!res.write(chunk)) await this.#drained(subscriber);
+      else if (!res.write(chunk, () => this.#o.queries.releaseChunk(chunk))) await this.#drained(subscriber);
     }
   }
 

@@ -290,7 +290,7 @@ async function streamSessions(res: ServerResponse, queries: SessionQueries, reco
     return;
   }
   for (const chunk of queries.sessionListChunks(records, now)) {
-    if (!res.write(chunk)) {
+    if (!res.write(chunk, () => queries.releaseChunk(chunk))) {
       await waitForDrain(res);
       if (res.destroyed) return;
     }

@@ -73,9 +73,15 @@ export class SessionQueries implements FeedConsumer {
   /**
    * The sessions as one JSON list at `now` (a bare array unless `framing` says otherwise), in UTF-8
    * chunks of about 64 KiB built from the same cached parts: a big answer is never one string.
+   * Give each chunk back with `releaseChunk()` once it is written.
    */
   sessionListChunks(records: readonly SessionRecord[], now: number, framing?: ListFraming): Generator<Buffer, void, undefined> {
     return this.#json.chunks(records, now, framing);
+  }
+
+  /** Takes back a chunk of `sessionListChunks()` once it is written (a socket write's callback), for reuse. */
+  releaseChunk(chunk: Buffer): void {
+    this.#json.release(chunk);
   }
 
   async getSession(id: string): Promise<SessionDetails | undefined> {

@@ -13,7 +13,6 @@ interface StableParts {
   readonly authorized: boolean;
   readonly clientAddress: string;
   readonly scope: string;
-  readonly activePages: number;
   /**
    * `{"userAgent":…,"id":…,"username":…,"authorized":…,"project":…,"uptime":` (up to `uptimeEnd`),
    * `,"clientAddress":…,"lastComm":` (to `lastCommEnd`),
@@ -44,6 +43,8 @@ export const JSON_ARRAY: ListFraming = { open: "[", first: "", separator: ",", c
 
 /** Bytes of a chunk of a written list: big answers are never one giant string or buffer. */
 export const LIST_CHUNK_BYTES = 64 * 1024;
+/** Written chunks kept for the next lists (at most 2 MiB idle). */
+const FREE_CHUNKS_KEPT = 32;
 
 const TOTAL_BYTES = ',"totalBytesSent":';
 /** Distinct user agents and projects whose JSON text is kept; past it the cache starts over. */
@@ -53,12 +54,16 @@ const MAX_QUOTED = 10_000;
  * `JSON.stringify`), with each session's stable part serialised and UTF-8 encoded once per change
  * instead of once per query: a list of 100,000 sessions then costs five copies and four numbers per
  * session into reused-size chunks, not an object, a `JSON.stringify` and a string to encode each.
- * `invalidate()` is called from the change feed for every change but a counter rise; the cached
- * inputs are compared on every use as well.
+ * `invalidate()` is called from the change feed for every change but a counter rise (a page that
+ * joins or leaves is one); the identity, address and scope the parts were built from are compared
+ * on every use as well. Chunks handed back with `release()` once written are reused: a list of
+ * 100,000 sessions is 42 MB of chunks, and allocating them anew each time cost garbage collections.
  */
 export class SessionJson {
   /** JSON text of user agents and projects: few distinct values, long ones, shared by many sessions. */
   #quoted = new Map<string, string>();
+  /** Written chunks (whole, `LIST_CHUNK_BYTES` long) ready for the next list. */
+  readonly #free: Buffer[] = [];
 
   /** Forgets the stable parts of `session` (its identity, pages or address changed). */
   invalidate(session: SessionRecord): void {
@@ -75,11 +80,12 @@ export class SessionJson {
   /**
    * The sessions as one JSON list (`framing`) at `now`, in UTF-8 chunks of about `chunkBytes`
    * (a session larger than that gets a chunk of its own size). Read the records as the chunks are
-   * taken: they are live.
+   * taken: they are live. Hand each chunk to `release()` once it is written (a socket write's
+   * callback), and not before: its bytes are then overwritten by a later list.
    */
   *chunks(records: readonly SessionRecord[], now: number, framing: ListFraming = JSON_ARRAY, chunkBytes = LIST_CHUNK_BYTES): Generator<Buffer, void, undefined> {
     const separator = Buffer.from(framing.separator);
-    let out = Buffer.allocUnsafe(chunkBytes);
+    let out = this.#chunk(chunkBytes);
     let pos = out.write(framing.open + (records.length > 0 ? framing.first : ""));
     for (let i = 0; i < records.length; i++) {
       const session = records[i]!;
@@ -87,7 +93,7 @@ export class SessionJson {
       const most = separator.length + parts.bytes.length + 4 * MAX_NUMBER_BYTES;
       if (pos + most > out.length) {
         if (pos > 0) yield out.subarray(0, pos);
-        out = Buffer.allocUnsafe(Math.max(chunkBytes, most));
+        out = this.#chunk(Math.max(chunkBytes, most));
         pos = 0;
       }
       if (i > 0) pos += separator.copy(out, pos);
@@ -100,6 +106,18 @@ export class SessionJson {
       pos = close.length;
     } else pos += close.copy(out, pos);
     yield out.subarray(0, pos);
+  }
+
+  /** Takes back a chunk of `chunks()` whose bytes were written (a socket write's callback). */
+  release(chunk: Buffer): void {
+    // Only whole standard chunks (never a pooled small buffer, never one made for a big session).
+    const whole = chunk.buffer;
+    if (chunk.byteOffset !== 0 || whole.byteLength !== LIST_CHUNK_BYTES || this.#free.length >= FREE_CHUNKS_KEPT) return;
+    this.#free.push(Buffer.from(whole));
+  }
+
+  #chunk(bytes: number): Buffer {
+    return (bytes === LIST_CHUNK_BYTES ? this.#free.pop() : undefined) ?? Buffer.allocUnsafe(bytes);
   }
 
   /**
@@ -144,8 +162,7 @@ export class SessionJson {
       parts.username !== session.username ||
       parts.authorized !== session.authorized ||
       parts.clientAddress !== session.clientAddress ||
-      parts.scope !== session.scope ||
-      parts.activePages !== session.pages.size
+      parts.scope !== session.scope
     ) {
       parts = this.#build(session);
       session.jsonCache = parts;
@@ -178,7 +195,6 @@ export class SessionJson {
       authorized: session.authorized,
       clientAddress: session.clientAddress,
       scope: session.scope,
-      activePages: session.pages.size,
       bytes: Buffer.from(head + middle + counters + TOTAL_BYTES + tail),
       uptimeEnd,
       lastCommEnd,

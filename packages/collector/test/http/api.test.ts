@@ -40,6 +40,17 @@ describe("HTTP API", () => {
     expect(await projects("?projectFilter=A.*")).toEqual([]);
   });
 
+  it("the list shows pages that join and leave after it was first answered (its cached text is rebuilt)", async () => {
+    await t.start();
+    const first = await t.join();
+    const list = async () => ((await (await api("/api/v1/sessions")).json()) as { activePages: number; pageIds: string[] }[])[0]!;
+    expect(await list()).toMatchObject({ activePages: 1, pageIds: [first.pageId] });
+    const second = await t.join({ resume: first.welcome!.resume });
+    expect(await list()).toMatchObject({ activePages: 2, pageIds: [first.pageId, second.pageId] });
+    first.bye();
+    await eventually(async () => expect(await list()).toMatchObject({ activePages: 1, pageIds: [second.pageId] }));
+  });
+
   it("streams a large answer in chunks", async () => {
     await t.start({ maxConnectionsPerIp: 1_000 });
     for (let i = 0; i < 300; i++) await t.join({ userAgent: `Agent ${i} ${"x".repeat(400)}` });
@@ -48,6 +59,10 @@ describe("HTTP API", () => {
       expect(response.headers.get("transfer-encoding")).toBe("chunked");
       expect((await response.json()) as unknown[]).toHaveLength(300);
     }
+    // Written chunks are reused: answers written at the same time never share one.
+    const ids = (await t.collector.getSessionInfo()).map((session) => session.id).sort();
+    const bodies = await Promise.all(Array.from({ length: 8 }, async () => (await overTheNetwork("/api/v1/sessions")).text()));
+    for (const body of bodies) expect((JSON.parse(body) as { id: string }[]).map((session) => session.id).sort()).toEqual(ids);
   });
 
   it("GET /api/v1/sessions/:id gives details, or 404", async () => {
