@@ -16,6 +16,8 @@ const asString = (value: string): string => {
 describe("json-bytes", () => {
   it("writes every number as JSON.stringify does, at every magnitude and across the 2^31 and 10^9 boundaries", () => {
     const values = [0, -0, 1, 9, 10, 99, 100, 999_999_999, 1e9, 1e9 + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 1_764_000_000_123, 2 ** 53 - 1, 2 ** 53, 2 ** 60, 12.5, -3, 1e21, 5e-7, Number.NaN, Number.POSITIVE_INFINITY];
+    // Every digit-count boundary: 9 and 10, 99 and 100, … up to 10^15.
+    for (let power = 1; power <= 1e15; power *= 10) values.push(power - 1, power, power + 1);
     let seed = 7;
     for (let i = 0; i < 2_000; i++) {
       seed = (seed * 48_271) % 2_147_483_647;
