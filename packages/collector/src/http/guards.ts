@@ -4,7 +4,6 @@ import proxyAddr from "proxy-addr";
 import type { LogBudget } from "../log-budget.js";
 import { sendError } from "./respond.js";
 
-
 /** Whether `host` (an interface to bind, or a `Host` name without port) is a loopback name or address. */
 export function isLoopbackHost(host: string): boolean {
   const name = host.toLowerCase().replace(/^\[|\]$/g, "");

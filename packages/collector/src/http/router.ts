@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SessionFilter } from "@sessionlens/shared";
 import type { Registry } from "prom-client";
+import { LogBudget } from "../log-budget.js";
 import { CommandError, compileQuery, type SessionQueries, type SessionRecord } from "../query/index.js";
 import { createBearerCheck } from "./auth.js";
 import type { EventHub } from "./events.js";
-import { LogBudget } from "../log-budget.js";
 import { isJsonContentType } from "./guards.js";
 import { sendOpenApi } from "./openapi.js";
 import { BodyTooLarge, readBody, sendError, sendJson, waitForDrain } from "./respond.js";
