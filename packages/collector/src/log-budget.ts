@@ -13,19 +13,16 @@ const FIELD_CHARS = 200;
 const STACK_CHARS = 1_000;
 /** Distinct messages with a budget of their own; past it the budgets start over. */
 const MAX_MESSAGES = 1_000;
+/** Lines written per window (per message, or in all); past it they are only counted. */
+const LINES_PER_WINDOW = 10;
+const WINDOW_MS = 10_000;
 
 export interface LogBudgetOptions {
-  /** Lines written per window; past it they are only counted. Default 10. */
-  perWindow?: number;
-  /** Default 10 s. */
-  windowMs?: number;
   /**
    * `"message"`: each message text has a budget of its own, so a flood of one failure never hides
-   * another. `"shared"` (default): one budget for every line.
+   * another. `"shared"` (default, the client-error log): one budget for every line.
    */
   per?: "message" | "shared";
-  /** With a shared budget, what the summary line calls the lines it held back. Default `"client-error log"`. */
-  what?: string;
 }
 
 interface Window {
@@ -35,27 +32,21 @@ interface Window {
 }
 
 /**
- * At most `perWindow` lines per `windowMs` (per message, or shared), every string field clipped to
+ * At most 10 lines per 10 s (per message, or shared), every string field clipped to
  * 200 characters; `warn` lines carry no stack trace, `error` lines (a failure of the collector's
  * own) a stack clipped to 1,000 characters. What was held back is summed up in one line at the
  * start of the next window, just before the first line written in it.
  */
 export class LogBudget {
   readonly #windows = new Map<string, Window>();
-  readonly #perWindow: number;
-  readonly #windowMs: number;
   readonly #perMessage: boolean;
-  readonly #what: string;
 
   constructor(
     readonly log: Log,
     readonly now: () => number = Date.now,
     options: LogBudgetOptions = {},
   ) {
-    this.#perWindow = options.perWindow ?? 10;
-    this.#windowMs = options.windowMs ?? 10_000;
     this.#perMessage = options.per === "message";
-    this.#what = options.what ?? "client-error log";
   }
 
   /** Logs the line unless its budget is spent; false when it was held back. */
@@ -68,16 +59,16 @@ export class LogBudget {
       if (this.#windows.size >= MAX_MESSAGES) this.#windows.clear();
       window = { startMs: now, written: 0, heldBack: 0 };
       this.#windows.set(key, window);
-    } else if (now - window.startMs >= this.#windowMs) {
+    } else if (now - window.startMs >= WINDOW_MS) {
       if (window.heldBack > 0) {
-        const what = this.#perMessage ? `more "${clip(message)}"` : this.#what;
+        const what = this.#perMessage ? `more "${clip(message)}"` : "client-error log";
         this.log("warn", `${window.heldBack} ${what} lines were suppressed`, { suppressed: window.heldBack });
       }
       window.startMs = now;
       window.written = 0;
       window.heldBack = 0;
     }
-    if (window.written >= this.#perWindow) {
+    if (window.written >= LINES_PER_WINDOW) {
       window.heldBack++;
       return false;
     }
